@@ -1,0 +1,79 @@
+// swift-tools-version:6.2
+//
+// The Himetrica server toolkit: one delivery engine (Swift, libcurl) behind a Swift API,
+// a C ABI (libhimetrica), a CLI, and a local Himetrica-compatible dev server.
+import PackageDescription
+
+let package = Package(
+    name: "himetrica",
+    platforms: [.macOS(.v14)],
+    products: [
+        // The Swift API.
+        .library(name: "Himetrica", targets: ["Himetrica"]),
+        // The C ABI. `make lib` builds it self-contained and installs it as libhimetrica.so.
+        .library(name: "HimetricaC", type: .dynamic, targets: ["HimetricaC"]),
+        .executable(name: "himetrica", targets: ["HimetricaCLI"]),
+        .executable(name: "himetrica-devserver", targets: ["HimetricaDevServer"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
+    ],
+    targets: [
+        // libcurl, with typed wrappers for its variadic functions.
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        // Layer 1: pure rules (identities, validation, JSON, timestamps). No I/O.
+        .target(name: "HimetricaRules"),
+        // Layers 2-3: the engine (queue, scheduler, limiter, retries, cache, flush thread)
+        // and the libcurl transport.
+        .target(
+            name: "HimetricaCore",
+            dependencies: [
+                "HimetricaRules", "CCurl",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Surfaces.
+        .target(
+            name: "Himetrica",
+            dependencies: [
+                "HimetricaCore", "HimetricaRules",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(name: "HimetricaC", dependencies: ["HimetricaCore", "HimetricaRules"]),
+        .executableTarget(
+            name: "HimetricaCLI",
+            dependencies: [
+                "Himetrica",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "HimetricaDevServer",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        .testTarget(name: "HimetricaRulesTests", dependencies: ["HimetricaRules"]),
+        .testTarget(name: "HimetricaCoreTests", dependencies: ["HimetricaCore", "HimetricaRules"]),
+        .testTarget(
+            name: "HimetricaDevServerTests",
+            dependencies: [
+                "HimetricaDevServer",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
+        .testTarget(name: "HimetricaIntegrationTests", dependencies: ["Himetrica"]),
+    ]
+)

@@ -1,0 +1,1 @@
+print("himetrica: not yet built")

@@ -1,0 +1,1 @@
+print("himetrica-devserver: not yet built")
