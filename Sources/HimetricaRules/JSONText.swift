@@ -1,0 +1,306 @@
+/// Checks JSON text received as bytes (from C, Python, Node or the CLI) and returns it compact.
+///
+/// The text must be one JSON object (RFC 8259) in valid UTF-8, with no duplicate keys in any
+/// object, nesting at most ``Limits/maxNestingDepth`` levels, and at most
+/// ``Limits/maxPropertiesBytes`` once whitespace outside strings is removed. Strings and numbers
+/// are kept byte for byte.
+public enum JSONText {
+    /// Validates `text` as the object for `field` and returns its compact form.
+    ///
+    /// - Parameter stringMembers: top-level keys whose values must be strings (or null).
+    public static func compactObject(
+        _ text: UnsafeBufferPointer<UInt8>, field: String, stringMembers: [String] = []
+    ) throws(ValidationError) -> [UInt8] {
+        var scanner = Scanner(input: text)
+        scanner.stringMembers = stringMembers
+        do throws(ValidationError) {
+            scanner.skipWhitespace()
+            guard scanner.peek == UInt8(ascii: "{") else {
+                if scanner.atEnd { throw ValidationError(field: "", rule: "must be a JSON object (got empty text)") }
+                throw ValidationError(field: "", rule: "must be a JSON object")
+            }
+            try scanner.value(depth: 1)
+            scanner.skipWhitespace()
+            guard scanner.atEnd else { throw scanner.syntaxError("unexpected text after the object") }
+        } catch {
+            throw error.within(field)
+        }
+        return scanner.output
+    }
+
+    /// Validates `text` as the object for `field` and returns its compact form.
+    public static func compactObject(
+        _ text: String, field: String, stringMembers: [String] = []
+    ) throws(ValidationError) -> [UInt8] {
+        var copy = text
+        let result = copy.withUTF8 { buffer in
+            Result { () throws(ValidationError) in
+                try compactObject(buffer, field: field, stringMembers: stringMembers)
+            }
+        }
+        return try result.get()
+    }
+
+    /// Checks that `bytes` are valid UTF-8 with no NUL, for a text field taken from C.
+    public static func isValidUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        var scanner = Scanner(input: bytes)
+        while !scanner.atEnd {
+            guard scanner.input[scanner.index] != 0, scanner.utf8Sequence() else { return false }
+        }
+        return true
+    }
+
+    /// A single-pass recursive descent over the bytes, writing the compact form as it goes.
+    struct Scanner {
+        let input: UnsafeBufferPointer<UInt8>
+        var index = 0
+        var output: [UInt8]
+        var stringMembers: [String] = []
+
+        init(input: UnsafeBufferPointer<UInt8>) {
+            self.input = input
+            output = []
+            output.reserveCapacity(min(input.count, Limits.maxPropertiesBytes + 1))
+        }
+
+        var atEnd: Bool { index >= input.count }
+        var peek: UInt8? { atEnd ? nil : input[index] }
+
+        func syntaxError(_ what: String) -> ValidationError {
+            ValidationError(field: "", rule: "is not valid JSON (\(what) at byte \(index))")
+        }
+
+        mutating func skipWhitespace() {
+            while let c = peek, c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 { index += 1 }
+        }
+
+        mutating func emit(_ byte: UInt8) throws(ValidationError) {
+            output.append(byte)
+            if output.count > Limits.maxPropertiesBytes {
+                throw ValidationError(field: "", rule: JSONWriter.tooLarge(field: "").rule)
+            }
+        }
+
+        mutating func value(depth: Int) throws(ValidationError) {
+            skipWhitespace()
+            guard let c = peek else { throw syntaxError("unexpected end") }
+            switch c {
+            case UInt8(ascii: "{"): try object(depth: depth)
+            case UInt8(ascii: "["): try array(depth: depth)
+            case UInt8(ascii: "\""): _ = try string()
+            case UInt8(ascii: "t"): try literal("true")
+            case UInt8(ascii: "f"): try literal("false")
+            case UInt8(ascii: "n"): try literal("null")
+            case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): try number()
+            case UInt8(ascii: "N"), UInt8(ascii: "I"):
+                throw ValidationError(field: "", rule: "numbers must be finite (no NaN or Infinity)")
+            default: throw syntaxError("unexpected character")
+            }
+        }
+
+        mutating func object(depth: Int) throws(ValidationError) {
+            guard depth <= Limits.maxNestingDepth else { throw JSONWriter.tooDeep(field: "") }
+            index += 1
+            try emit(UInt8(ascii: "{"))
+            var keys: [Range<Int>] = []
+            skipWhitespace()
+            if peek == UInt8(ascii: "}") {
+                index += 1
+                return try emit(UInt8(ascii: "}"))
+            }
+            while true {
+                skipWhitespace()
+                guard peek == UInt8(ascii: "\"") else { throw syntaxError("expected a string key") }
+                let key = try string()
+                let name = String(decoding: output[key].dropFirst().dropLast(), as: UTF8.self)
+                if keys.contains(where: { output[$0].elementsEqual(output[key]) }) {
+                    throw ValidationError(field: ".\(name)", rule: "duplicate key")
+                }
+                keys.append(key)
+                skipWhitespace()
+                guard peek == UInt8(ascii: ":") else { throw syntaxError("expected ':'") }
+                index += 1
+                try emit(UInt8(ascii: ":"))
+                if depth == 1, stringMembers.contains(name) {
+                    skipWhitespace()
+                    if peek != UInt8(ascii: "\""), peek != UInt8(ascii: "n") {
+                        throw ValidationError(field: ".\(name)", rule: "must be a string")
+                    }
+                }
+                do throws(ValidationError) { try value(depth: depth + 1) } catch { throw error.below(".\(name)") }
+                skipWhitespace()
+                guard let c = peek else { throw syntaxError("unexpected end") }
+                index += 1
+                try emit(c)
+                if c == UInt8(ascii: "}") { return }
+                guard c == UInt8(ascii: ",") else { throw syntaxError("expected ',' or '}'") }
+            }
+        }
+
+        mutating func array(depth: Int) throws(ValidationError) {
+            guard depth <= Limits.maxNestingDepth else { throw JSONWriter.tooDeep(field: "") }
+            index += 1
+            try emit(UInt8(ascii: "["))
+            skipWhitespace()
+            if peek == UInt8(ascii: "]") {
+                index += 1
+                return try emit(UInt8(ascii: "]"))
+            }
+            var position = 0
+            while true {
+                do throws(ValidationError) { try value(depth: depth + 1) } catch { throw error.below("[\(position)]") }
+                position += 1
+                skipWhitespace()
+                guard let c = peek else { throw syntaxError("unexpected end") }
+                index += 1
+                try emit(c)
+                if c == UInt8(ascii: "]") { return }
+                guard c == UInt8(ascii: ",") else { throw syntaxError("expected ',' or ']'") }
+            }
+        }
+
+        /// Scans a string literal; returns where it was written in `output` (quotes included).
+        mutating func string() throws(ValidationError) -> Range<Int> {
+            let start = output.count
+            index += 1
+            try emit(UInt8(ascii: "\""))
+            while true {
+                guard let c = peek else { throw syntaxError("unterminated string") }
+                switch c {
+                case UInt8(ascii: "\""):
+                    index += 1
+                    try emit(c)
+                    return start..<output.count
+                case UInt8(ascii: "\\"):
+                    try escape()
+                case 0..<0x20:
+                    throw syntaxError("unescaped control character in a string")
+                case 0..<0x80:
+                    index += 1
+                    try emit(c)
+                default:
+                    let begin = index
+                    guard utf8Sequence() else {
+                        index = begin
+                        throw ValidationError(field: "", rule: "must be valid UTF-8")
+                    }
+                    for i in begin..<index { try emit(input[i]) }
+                }
+            }
+        }
+
+        mutating func escape() throws(ValidationError) {
+            index += 1
+            guard let c = peek else { throw syntaxError("unterminated string") }
+            index += 1
+            switch c {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"),
+                UInt8(ascii: "f"), UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+                try emit(UInt8(ascii: "\\"))
+                try emit(c)
+            case UInt8(ascii: "u"):
+                let unit = try hex4()
+                if (0xD800..<0xDC00).contains(unit) {
+                    guard peek == UInt8(ascii: "\\"), index + 1 < input.count,
+                        input[index + 1] == UInt8(ascii: "u")
+                    else { throw ValidationError(field: "", rule: "must be valid Unicode (lone surrogate)") }
+                    index += 2
+                    guard (0xDC00..<0xE000).contains(try hex4()) else {
+                        throw ValidationError(field: "", rule: "must be valid Unicode (lone surrogate)")
+                    }
+                } else if (0xDC00..<0xE000).contains(unit) {
+                    throw ValidationError(field: "", rule: "must be valid Unicode (lone surrogate)")
+                }
+            default:
+                throw syntaxError("invalid escape")
+            }
+        }
+
+        /// Reads four hex digits after `\u`, copying the escape to the output.
+        mutating func hex4() throws(ValidationError) -> UInt32 {
+            guard index + 4 <= input.count else { throw syntaxError("invalid \\u escape") }
+            try emit(UInt8(ascii: "\\"))
+            try emit(UInt8(ascii: "u"))
+            var value: UInt32 = 0
+            for _ in 0..<4 {
+                let c = input[index]
+                let digit: UInt8
+                switch c {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = c - UInt8(ascii: "0")
+                case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = c - UInt8(ascii: "a") + 10
+                case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = c - UInt8(ascii: "A") + 10
+                default: throw syntaxError("invalid \\u escape")
+                }
+                value = value << 4 | UInt32(digit)
+                try emit(c)
+                index += 1
+            }
+            return value
+        }
+
+        /// Advances over one UTF-8 encoded scalar; false when the bytes are not valid UTF-8.
+        mutating func utf8Sequence() -> Bool {
+            let b0 = input[index]
+            let length: Int
+            var scalar: UInt32
+            switch b0 {
+            case 0..<0x80: index += 1; return true
+            case 0xC2..<0xE0: length = 2; scalar = UInt32(b0 & 0x1F)
+            case 0xE0..<0xF0: length = 3; scalar = UInt32(b0 & 0x0F)
+            case 0xF0..<0xF5: length = 4; scalar = UInt32(b0 & 0x07)
+            default: return false
+            }
+            guard index + length <= input.count else { return false }
+            for i in 1..<length {
+                let b = input[index + i]
+                guard b & 0xC0 == 0x80 else { return false }
+                scalar = scalar << 6 | UInt32(b & 0x3F)
+            }
+            let minimum: UInt32 = length == 2 ? 0x80 : length == 3 ? 0x800 : 0x10000
+            guard scalar >= minimum, scalar <= 0x10FFFF, !(0xD800..<0xE000).contains(scalar) else { return false }
+            index += length
+            return true
+        }
+
+        mutating func literal(_ word: StaticString) throws(ValidationError) {
+            let count = word.utf8CodeUnitCount
+            guard index + count <= input.count else { throw syntaxError("unexpected end") }
+            for i in 0..<count {
+                guard input[index + i] == word.utf8Start[i] else { throw syntaxError("unexpected character") }
+            }
+            for i in 0..<count { try emit(input[index + i]) }
+            index += count
+        }
+
+        mutating func number() throws(ValidationError) {
+            let start = index
+            func digits() -> Int {
+                let from = index
+                while let c = peek, c >= UInt8(ascii: "0"), c <= UInt8(ascii: "9") { index += 1 }
+                return index - from
+            }
+            if peek == UInt8(ascii: "-") { index += 1 }
+            if peek == UInt8(ascii: "I") {
+                throw ValidationError(field: "", rule: "numbers must be finite (no NaN or Infinity)")
+            }
+            if peek == UInt8(ascii: "0") {
+                index += 1
+            } else if digits() == 0 {
+                throw syntaxError("invalid number")
+            }
+            if peek == UInt8(ascii: ".") {
+                index += 1
+                guard digits() > 0 else { throw syntaxError("invalid number") }
+            }
+            if peek == UInt8(ascii: "e") || peek == UInt8(ascii: "E") {
+                index += 1
+                if peek == UInt8(ascii: "+") || peek == UInt8(ascii: "-") { index += 1 }
+                guard digits() > 0 else { throw syntaxError("invalid number") }
+            }
+            if let c = peek, c >= UInt8(ascii: "0"), c <= UInt8(ascii: "9") {
+                throw syntaxError("invalid number")
+            }
+            for i in start..<index { try emit(input[i]) }
+        }
+    }
+}

@@ -1,0 +1,134 @@
+/// Writes compact JSON, checking the rules for `properties` and `traits` as it goes.
+public struct JSONWriter {
+    /// The bytes written so far.
+    public private(set) var bytes: [UInt8] = []
+
+    /// Creates an empty writer with room for `capacity` bytes.
+    public init(capacity: Int = 256) {
+        bytes.reserveCapacity(capacity)
+    }
+
+    /// Appends raw bytes that are already valid JSON (or punctuation).
+    public mutating func raw(_ text: StaticString) {
+        text.withUTF8Buffer { bytes.append(contentsOf: $0) }
+    }
+
+    /// Appends pre-validated JSON bytes.
+    public mutating func raw(_ json: [UInt8]) {
+        bytes.append(contentsOf: json)
+    }
+
+    /// Appends `"key":`.
+    public mutating func key(_ key: StaticString) {
+        bytes.append(UInt8(ascii: "\""))
+        raw(key)
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(UInt8(ascii: ":"))
+    }
+
+    /// Appends a JSON string literal, escaping as RFC 8259 requires.
+    public mutating func string(_ s: String) {
+        bytes.append(UInt8(ascii: "\""))
+        for b in s.utf8 {
+            switch b {
+            case UInt8(ascii: "\""): bytes += [UInt8(ascii: "\\"), UInt8(ascii: "\"")]
+            case UInt8(ascii: "\\"): bytes += [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
+            case 0x0A: bytes += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
+            case 0x0D: bytes += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
+            case 0x09: bytes += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
+            case 0..<0x20:
+                let hex: [UInt8] = Array("0123456789abcdef".utf8)
+                bytes += [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
+                          hex[Int(b >> 4)], hex[Int(b & 0xF)]]
+            default: bytes.append(b)
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// Serializes `value` as a compact JSON object for the field `field` (`properties` or
+    /// `traits`): it must be an object, numbers finite, nesting and size within ``Limits``.
+    /// Object keys are written in sorted order, so equal values give equal bytes.
+    ///
+    /// - Parameter stringMembers: top-level keys whose values must be strings (or null).
+    public static func object(
+        _ value: JSONValue, field: String, stringMembers: [String] = []
+    ) throws(ValidationError) -> [UInt8] {
+        guard case .object(let members) = value else {
+            throw ValidationError(field: field, rule: "must be a JSON object")
+        }
+        for key in stringMembers {
+            switch members[key] {
+            case nil, .null, .string: continue
+            default: throw ValidationError(field: "\(field).\(key)", rule: "must be a string")
+            }
+        }
+        var writer = JSONWriter()
+        do throws(ValidationError) { try writer.value(value, depth: 1) } catch { throw error.within(field) }
+        return writer.bytes
+    }
+
+    /// The error for an object over ``Limits/maxPropertiesBytes``.
+    static func tooLarge(field: String) -> ValidationError {
+        ValidationError(field: field, rule: "must be at most \(Limits.maxPropertiesBytes) bytes as compact JSON")
+    }
+
+    /// The error for nesting deeper than ``Limits/maxNestingDepth``.
+    static func tooDeep(field: String) -> ValidationError {
+        ValidationError(field: field, rule: "must not nest deeper than \(Limits.maxNestingDepth) levels")
+    }
+
+    /// Writes `value`; an error's field is the path below this value, which callers prefix.
+    private mutating func value(_ value: JSONValue, depth: Int) throws(ValidationError) {
+        switch value {
+        case .null: raw("null")
+        case .bool(let b): b ? raw("true") : raw("false")
+        case .int(let i): bytes += Array(String(i).utf8)
+        case .double(let d):
+            guard d.isFinite else {
+                throw ValidationError(field: "", rule: "numbers must be finite (no NaN or Infinity)")
+            }
+            if d == d.rounded(), abs(d) < 1e15 {
+                bytes += Array(String(Int64(d)).utf8)
+            } else {
+                bytes += Array(String(d).utf8)
+            }
+        case .string(let s): string(s)
+        case .array(let items):
+            guard depth <= Limits.maxNestingDepth else { throw Self.tooDeep(field: "") }
+            bytes.append(UInt8(ascii: "["))
+            for (index, item) in items.enumerated() {
+                if index > 0 { bytes.append(UInt8(ascii: ",")) }
+                do throws(ValidationError) { try self.value(item, depth: depth + 1) } catch { throw error.below("[\(index)]") }
+            }
+            bytes.append(UInt8(ascii: "]"))
+        case .object(let members):
+            guard depth <= Limits.maxNestingDepth else { throw Self.tooDeep(field: "") }
+            bytes.append(UInt8(ascii: "{"))
+            for (index, key) in members.keys.sorted().enumerated() {
+                if index > 0 { bytes.append(UInt8(ascii: ",")) }
+                string(key)
+                bytes.append(UInt8(ascii: ":"))
+                do throws(ValidationError) { try self.value(members[key]!, depth: depth + 1) } catch { throw error.below(".\(key)") }
+            }
+            bytes.append(UInt8(ascii: "}"))
+        }
+        if bytes.count > Limits.maxPropertiesBytes {
+            throw ValidationError(field: "", rule: Self.tooLarge(field: "").rule)
+        }
+    }
+}
+
+extension ValidationError {
+    /// The same error one level further out: `component` (`.key` or `[index]`) goes in front
+    /// of the field path. Size errors are about the whole object, so they keep no path.
+    func below(_ component: String) -> ValidationError {
+        if rule == JSONWriter.tooLarge(field: "").rule { return self }
+        return ValidationError(field: component + field, rule: rule)
+    }
+
+    /// The error with the top-level field name put in front of its path.
+    func within(_ topField: String) -> ValidationError {
+        ValidationError(field: topField + field, rule: rule)
+    }
+}

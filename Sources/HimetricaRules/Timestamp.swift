@@ -1,0 +1,97 @@
+/// ISO 8601 timestamps, as the API's `timestamp` field takes them.
+///
+/// Accepted: the RFC 3339 profile of ISO 8601, `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`
+/// (`t` and `z` in lower case too). Written: UTC with milliseconds, `2026-11-29T19:02:26.123Z`.
+public enum Timestamp {
+    /// Checks that `text` is an ISO 8601 date-time with a time zone.
+    public static func validate(_ text: String) throws(ValidationError) {
+        guard isValid(Array(text.utf8)) else {
+            throw ValidationError(
+                field: "timestamp",
+                rule: "must be an ISO 8601 date-time with a time zone, e.g. 2026-01-31T12:00:00Z")
+        }
+    }
+
+    /// Formats Unix time in milliseconds as UTC, with milliseconds.
+    public static func format(unixMilliseconds ms: Int64) -> String {
+        var days = ms >= 0 ? ms / 86_400_000 : (ms - 86_399_999) / 86_400_000
+        let msOfDay = ms - days * 86_400_000
+        // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+        days += 719_468
+        let era = (days >= 0 ? days : days - 146_096) / 146_097
+        let dayOfEra = days - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let mp = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+
+        var out = [UInt8]()
+        out.reserveCapacity(24)
+        func put(_ value: Int64, _ width: Int) {
+            var digits = [UInt8](repeating: UInt8(ascii: "0"), count: width)
+            var v = value
+            for i in stride(from: width - 1, through: 0, by: -1) {
+                digits[i] = UInt8(ascii: "0") + UInt8(v % 10)
+                v /= 10
+            }
+            out += digits
+        }
+        put(year, 4); out.append(UInt8(ascii: "-"))
+        put(month, 2); out.append(UInt8(ascii: "-"))
+        put(day, 2); out.append(UInt8(ascii: "T"))
+        put(msOfDay / 3_600_000, 2); out.append(UInt8(ascii: ":"))
+        put(msOfDay / 60_000 % 60, 2); out.append(UInt8(ascii: ":"))
+        put(msOfDay / 1000 % 60, 2); out.append(UInt8(ascii: "."))
+        put(msOfDay % 1000, 3); out.append(UInt8(ascii: "Z"))
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    private static func isValid(_ s: [UInt8]) -> Bool {
+        var i = 0
+        func number(_ width: Int) -> Int? {
+            guard i + width <= s.count else { return nil }
+            var value = 0
+            for _ in 0..<width {
+                let c = s[i]
+                guard c >= UInt8(ascii: "0"), c <= UInt8(ascii: "9") else { return nil }
+                value = value * 10 + Int(c - UInt8(ascii: "0"))
+                i += 1
+            }
+            return value
+        }
+        func expect(_ chars: String) -> Bool {
+            guard i < s.count, chars.utf8.contains(s[i]) else { return false }
+            i += 1
+            return true
+        }
+        guard let year = number(4), expect("-"), let month = number(2), expect("-"),
+            let day = number(2), expect("Tt "), let hour = number(2), expect(":"),
+            let minute = number(2), expect(":"), let second = number(2)
+        else { return false }
+        guard (1...12).contains(month), day >= 1, day <= daysIn(month: month, year: year),
+            hour <= 23, minute <= 59, second <= 60
+        else { return false }
+        if i < s.count, s[i] == UInt8(ascii: ".") {
+            i += 1
+            let start = i
+            while i < s.count, s[i] >= UInt8(ascii: "0"), s[i] <= UInt8(ascii: "9") { i += 1 }
+            guard i > start, i - start <= 9 else { return false }
+        }
+        if i < s.count, s[i] == UInt8(ascii: "Z") || s[i] == UInt8(ascii: "z") {
+            return i + 1 == s.count
+        }
+        guard expect("+-"), let offsetHours = number(2), expect(":"), let offsetMinutes = number(2)
+        else { return false }
+        return i == s.count && offsetHours <= 23 && offsetMinutes <= 59
+    }
+
+    private static func daysIn(month: Int, year: Int) -> Int {
+        switch month {
+        case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: 30
+        default: 31
+        }
+    }
+}
