@@ -1,0 +1,43 @@
+import HimetricaRules
+
+/// The API's base URL, checked: `https://`, or `http://` only to a loopback host unless
+/// insecure HTTP is allowed explicitly.
+struct BaseURL: Sendable {
+    /// The URL without a trailing slash; endpoint paths are appended to it.
+    let text: String
+
+    init(_ url: String, allowInsecureHTTP: Bool) throws(ValidationError) {
+        let lower = url.lowercased()
+        let isHTTPS = lower.hasPrefix("https://")
+        guard isHTTPS || lower.hasPrefix("http://") else {
+            throw ValidationError(field: "endpoint", rule: "must be an http:// or https:// URL")
+        }
+        guard url.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }), !url.contains("?"), !url.contains("#") else {
+            throw ValidationError(field: "endpoint", rule: "must be a plain URL without spaces, query or fragment")
+        }
+        let afterScheme = url.split(separator: "/", maxSplits: 3, omittingEmptySubsequences: false)
+        guard afterScheme.count >= 3, !afterScheme[2].isEmpty else {
+            throw ValidationError(field: "endpoint", rule: "must name a host")
+        }
+        if !isHTTPS, !allowInsecureHTTP, !Self.isLoopback(authority: String(afterScheme[2])) {
+            throw ValidationError(
+                field: "endpoint",
+                rule: "http:// is only allowed to a loopback host (set allow_insecure_http to override)")
+        }
+        text = url.hasSuffix("/") ? String(url.dropLast()) : url
+    }
+
+    /// Whether `authority` (host and optional port) names this machine.
+    static func isLoopback(authority: String) -> Bool {
+        let withoutUser = authority.split(separator: "@").last.map(String.init) ?? authority
+        let host: Substring
+        if withoutUser.hasPrefix("[") {
+            host = withoutUser.dropFirst().prefix { $0 != "]" }
+            return host == "::1"
+        }
+        host = withoutUser.prefix { $0 != ":" }
+        if host.lowercased() == "localhost" { return true }
+        let octets = host.split(separator: ".", omittingEmptySubsequences: false)
+        return octets.count == 4 && octets[0] == "127" && octets.allSatisfy { UInt8($0) != nil }
+    }
+}

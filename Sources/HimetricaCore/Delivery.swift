@@ -1,0 +1,59 @@
+import HimetricaRules
+
+/// How a request ended.
+public enum DeliveryOutcome: Int32, Sendable, Hashable {
+    /// The server answered 2xx.
+    case delivered = 0
+    /// The server refused it (400, 401, 403, 404, …); it was not retried.
+    case rejected = 1
+    /// Retries ran out of attempts or time.
+    case gaveUp = 2
+    /// Abandoned by `shutdown` before it could be delivered.
+    case dropped = 3
+}
+
+/// A request's final outcome, given to the delivery callback.
+public struct Delivery: Sendable {
+    /// The endpoint it went to.
+    public let endpoint: Endpoint
+    /// How it ended.
+    public let outcome: DeliveryOutcome
+    /// The last HTTP status, or 0 if no answer came.
+    public let status: Int
+    /// Attempts made.
+    public let attempts: Int
+    /// The request body as sent (JSON).
+    public let body: [UInt8]
+    /// The server's error message or the transport error, when it did not succeed.
+    public let message: String?
+}
+
+/// Counters of a client, readable at any time.
+public struct Stats: Sendable, Hashable {
+    /// Track and identify calls accepted by validation (those refused for a full queue too).
+    public var queued: UInt64 = 0
+    /// Requests the server accepted (2xx).
+    public var delivered: UInt64 = 0
+    /// Requests the server refused; never retried.
+    public var rejected: UInt64 = 0
+    /// Retry attempts made.
+    public var retried: UInt64 = 0
+    /// Requests whose retry budget ran out.
+    public var gaveUp: UInt64 = 0
+    /// Requests refused because the queue was full, or abandoned at shutdown.
+    public var dropped: UInt64 = 0
+    /// 429 answers seen.
+    public var throttled: UInt64 = 0
+    /// Requests being sent now.
+    public var inFlight: UInt64 = 0
+    /// Requests waiting to be sent.
+    public var queueDepth: UInt64 = 0
+
+    /// The counters, by their snake_case names, in a fixed order (for the C and binding
+    /// surfaces).
+    public var named: [(name: String, value: UInt64)] {
+        [("queued", queued), ("delivered", delivered), ("rejected", rejected), ("retried", retried),
+         ("gave_up", gaveUp), ("dropped", dropped), ("throttled", throttled), ("in_flight", inFlight),
+         ("queue_depth", queueDepth)]
+    }
+}

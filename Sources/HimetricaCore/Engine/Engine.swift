@@ -1,0 +1,476 @@
+import HimetricaRules
+import Logging
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The delivery engine behind every surface: validates nothing itself (callers pass bodies
+/// built by ``RequestBody``), queues, and sends from one background flush thread.
+///
+/// Thread-safe. Calls that queue return at once; `flush`, `shutdown` and user-id lookups
+/// report through callbacks (or block, in their blocking forms) and always end by their
+/// deadline.
+public final class Engine: @unchecked Sendable {
+    private let configuration: Configuration
+    private let baseURL: BaseURL
+    private let clock: any EngineClock
+    private let makeTransport: () -> any Transport
+    private let logger: Logger
+
+    // Everything below is guarded by `lock`.
+    private let lock = ConditionLock()
+    private var scheduler: Scheduler
+    private var transport: any Transport
+    private var cache: UserIdCache
+    private var rng = SystemRandomNumberGenerator()
+    private var thread: pthread_t?
+    private var phase = Phase.running
+    private var stopDeadline: UInt64 = 0
+    private var wakeRequested = false
+    private var idleWaiters: [(deadline: UInt64, done: @Sendable (FlushResult) -> Void)] = []
+    private var lookupWaiters: [String: [(deadline: UInt64, done: @Sendable (Result<String, HimetricaError>) -> Void)]] = [:]
+    private var reportedUnauthorized = false
+
+    private enum Phase {
+        /// Accepting calls and sending.
+        case running
+        /// No more calls; the thread sends what it can until `stopDeadline`, then stops.
+        case stopping
+        /// The thread has ended; calls fail with ``HimetricaError/shutDown``.
+        case stopped
+    }
+
+    /// Creates an engine that sends to `configuration.endpoint` with `secretKey` over libcurl.
+    public convenience init(secretKey: String, configuration: Configuration) throws(ValidationError) {
+        try SecretKey.validate(secretKey)
+        try configuration.validate()
+        let settings = CurlTransport.Settings(
+            secretKey: secretKey,
+            userAgent: "himetrica-toolkit/\(Version.string) (\(configuration.surface))",
+            connectTimeoutMilliseconds: Int(configuration.connectTimeout * 1000),
+            timeoutMilliseconds: Int(configuration.requestTimeout * 1000),
+            caFile: configuration.caFile, maxResponseBytes: configuration.maxResponseBytes)
+        try self.init(configuration: configuration, clock: Clock()) { CurlTransport(settings: settings) }
+    }
+
+    /// Creates an engine with an injected clock and transport (for tests).
+    init(configuration: Configuration, clock: any EngineClock, makeTransport: @escaping () -> any Transport) throws(ValidationError) {
+        try configuration.validate()
+        self.configuration = configuration
+        baseURL = try BaseURL(configuration.endpoint, allowInsecureHTTP: configuration.allowInsecureHTTP)
+        self.clock = clock
+        self.makeTransport = makeTransport
+        logger = configuration.logger
+        scheduler = Scheduler(configuration: configuration)
+        transport = makeTransport()
+        cache = UserIdCache(
+            capacity: configuration.userIdCacheCapacity,
+            notFoundTTL: configuration.notFoundCacheSeconds.nanoseconds)
+        ProcessHooks.register(self)
+    }
+
+    // MARK: Calls
+
+    /// Queues a `POST /track` or `POST /identify` body (built by ``RequestBody``) for
+    /// `identity`. Returns at once.
+    public func enqueue(_ endpoint: Endpoint, identity: Identity, body: [UInt8]) throws(HimetricaError) {
+        lock.lock()
+        guard phase == .running else {
+            lock.unlock()
+            throw .shutDown
+        }
+        let accepted = scheduler.enqueue(endpoint: endpoint, identity: identity, body: body, now: clock.monotonicNanoseconds())
+        let wake = startThreadAndRequestWake()
+        lock.unlock()
+        if wake { transport.wakeup() }
+        guard accepted else {
+            logger.warning("himetrica: queue full (\(configuration.queueCapacity) requests); call dropped")
+            throw .queueFull
+        }
+    }
+
+    /// Resolves a browser visitor id to Himetrica's user id, from the cache or with
+    /// `GET /user-id` (concurrent lookups of one visitor share one request). `done` is called
+    /// once, on some thread, by `timeout` seconds at the latest.
+    public func lookupUserId(visitorId: String, timeout: Double, done: @escaping @Sendable (Result<String, HimetricaError>) -> Void) {
+        do throws(ValidationError) {
+            try Identity.validate(visitorId, field: "visitorId")
+        } catch {
+            return done(.failure(.invalid(error)))
+        }
+        lock.lock()
+        let now = clock.monotonicNanoseconds()
+        guard phase == .running else {
+            lock.unlock()
+            return done(.failure(.shutDown))
+        }
+        switch cache.lookup(visitorId, now: now) {
+        case .userId(let userId):
+            lock.unlock()
+            return done(.success(userId))
+        case .notFound:
+            lock.unlock()
+            return done(.failure(.notFound))
+        case nil:
+            break
+        }
+        var waiters = lookupWaiters[visitorId] ?? []
+        if waiters.isEmpty, !scheduler.enqueueLookup(visitorId: visitorId, now: now) {
+            lock.unlock()
+            return done(.failure(.queueFull))
+        }
+        waiters.append((now &+ timeout.nanoseconds, done))
+        lookupWaiters[visitorId] = waiters
+        let wake = startThreadAndRequestWake(force: true)
+        lock.unlock()
+        if wake { transport.wakeup() }
+    }
+
+    /// Calls `done` once everything queued so far has an outcome, or when `timeout` seconds
+    /// have passed, with what is still pending then.
+    public func whenIdle(timeout: Double, done: @escaping @Sendable (FlushResult) -> Void) {
+        lock.lock()
+        if scheduler.isIdle || phase == .stopped {
+            let pending = scheduler.pendingEvents
+            lock.unlock()
+            return done(FlushResult(pending: pending))
+        }
+        idleWaiters.append((clock.monotonicNanoseconds() &+ timeout.nanoseconds, done))
+        let wake = startThreadAndRequestWake(force: true)
+        lock.unlock()
+        if wake { transport.wakeup() }
+    }
+
+    /// Blocks until everything queued so far has an outcome or `timeout` seconds pass.
+    public func flush(timeout: Double) -> FlushResult {
+        let result = OneShot<FlushResult>()
+        whenIdle(timeout: timeout) { result.set($0) }
+        return result.wait()
+    }
+
+    /// Stops taking calls, sends what it can within `timeout` seconds, then stops the flush
+    /// thread. Whatever is still pending then is dropped (and reported as such). Safe to call
+    /// more than once and from any thread.
+    @discardableResult
+    public func shutdown(timeout: Double) -> FlushResult {
+        lock.lock()
+        let dropped = scheduler.stats.dropped
+        let deadline = clock.monotonicNanoseconds() &+ timeout.nanoseconds
+        switch phase {
+        case .stopped:
+            lock.unlock()
+            return FlushResult(pending: 0)
+        case .running where thread == nil:
+            phase = .stopped
+            let (deliveries, lookups) = scheduler.dropAll()
+            let waiters = takeLookupWaiters(lookups)
+            lock.unlock()
+            report(deliveries)
+            waiters.forEach { $0(.failure(.shutDown)) }
+            return FlushResult(pending: deliveries.count)
+        case .running, .stopping:
+            if phase == .running || deadline < stopDeadline { stopDeadline = deadline }
+            phase = .stopping
+        }
+        let flushThread = thread
+        let onFlushThread = flushThread.map { pthread_equal($0, pthread_self()) != 0 } ?? false
+        lock.unlock()
+        transport.wakeup()
+        guard !onFlushThread, let flushThread else {
+            return FlushResult(pending: lock.withLock { scheduler.pendingEvents })
+        }
+
+        lock.lock()
+        while phase != .stopped { lock.wait(untilMonotonic: clock.monotonicNanoseconds() + nanosecondsPerSecond) }
+        let pending = Int(scheduler.stats.dropped - dropped)
+        let joinable = thread != nil
+        thread = nil
+        lock.unlock()
+        if joinable { pthread_join(flushThread, nil) }
+        return FlushResult(pending: pending)
+    }
+
+    /// Like ``shutdown(timeout:)`` but without waiting: the thread sends what it can within
+    /// ``Configuration/exitFlushTimeout`` and then ends. For owners that are going away.
+    public func close() {
+        lock.lock()
+        if phase == .running {
+            if let flushThread = thread {
+                phase = .stopping
+                stopDeadline = clock.monotonicNanoseconds() &+ configuration.exitFlushTimeout.nanoseconds
+                pthread_detach(flushThread)
+                thread = nil
+            } else {
+                phase = .stopped
+            }
+        }
+        lock.unlock()
+        transport.wakeup()
+    }
+
+    /// The counters now.
+    public var stats: Stats { lock.withLock { scheduler.stats } }
+
+    // MARK: The flush thread
+
+    /// Starts the flush thread if needed and says whether the caller should wake it (at most
+    /// once per loop turn, so a burst of calls costs one wakeup). Call holding the lock.
+    private func startThreadAndRequestWake(force: Bool = false) -> Bool {
+        if thread == nil {
+            startThread()
+            return false
+        }
+        guard force || !wakeRequested else { return false }
+        wakeRequested = true
+        return true
+    }
+
+    private func startThread() {
+        var attributes = pthread_attr_t()
+        pthread_attr_init(&attributes)
+        defer { pthread_attr_destroy(&attributes) }
+        var id = pthread_t()
+        let context = Unmanaged.passRetained(self).toOpaque()
+        let rc = pthread_create(&id, &attributes, { context in
+            let engine = Unmanaged<Engine>.fromOpaque(context!).takeRetainedValue()
+            var all = sigset_t()
+            sigfillset(&all)
+            pthread_sigmask(SIG_BLOCK, &all, nil)
+            engine.run()
+            return nil
+        }, context)
+        if rc == 0 {
+            thread = id
+        } else {
+            Unmanaged<Engine>.fromOpaque(context).release()
+            logger.error("himetrica: could not start the flush thread (pthread_create: \(rc))")
+        }
+    }
+
+    private func run() {
+        lock.lock()
+        while true {
+            let now = clock.monotonicNanoseconds()
+            if phase == .stopping, scheduler.isIdle || now >= stopDeadline { break }
+            wakeRequested = false
+            let started = phase == .stopping && now >= stopDeadline ? [] : scheduler.takeStartable(now: now)
+            var wakeAt = scheduler.nextWakeup(now: now)
+            let expired = takeExpiredWaiters(now: now)
+            for deadline in idleWaiters.map(\.deadline) + lookupWaiters.values.flatMap({ $0.map(\.deadline) }) {
+                wakeAt = min(wakeAt ?? deadline, deadline)
+            }
+            if phase == .stopping { wakeAt = min(wakeAt ?? stopDeadline, stopDeadline) }
+            let requests = started.map(request(for:))
+            let current = transport
+            lock.unlock()
+
+            expired()
+            requests.forEach(current.start)
+            let timeout = wakeAt.map { $0 > now ? min(($0 - now) / 1_000_000 + 1, 1000) : 0 } ?? 1000
+            let answers = current.poll(timeoutMilliseconds: Int32(timeout))
+
+            lock.lock()
+            var followUps: [() -> Void] = []
+            for (id, response) in answers {
+                followUps.append(handle(id: id, response: response))
+            }
+            if scheduler.isIdle { followUps.append(takeIdleWaiters()) }
+            lock.unlock()
+            followUps.forEach { $0() }
+            lock.lock()
+        }
+        transport.cancelAll()
+        let (deliveries, lookups) = scheduler.dropAll()
+        let lookupDone = takeLookupWaiters(lookups)
+        let idleDone = takeIdleWaiters()
+        phase = .stopped
+        lock.broadcast()
+        lock.unlock()
+        report(deliveries)
+        lookupDone.forEach { $0(.failure(.shutDown)) }
+        idleDone()
+    }
+
+    private func request(for job: Job) -> OutgoingRequest {
+        if let visitorId = job.visitorId {
+            return OutgoingRequest(
+                id: job.id, url: baseURL.text + Endpoint.userId.path + "?visitorId=" + percentEncoded(visitorId), body: nil)
+        }
+        return OutgoingRequest(id: job.id, url: baseURL.text + job.endpoint.path, body: job.body)
+    }
+
+    /// Applies one answer; returns what to run once the lock is released.
+    private func handle(id: UInt64, response: TransportResponse) -> () -> Void {
+        let now = clock.monotonicNanoseconds()
+        let completion = scheduler.complete(
+            id: id, response: response, now: now, nowUnixMilliseconds: clock.unixMilliseconds(), using: &rng)
+        var log: () -> Void = {}
+        if completion.unauthorized, !reportedUnauthorized {
+            reportedUnauthorized = true
+            let logger = logger
+            log = {
+                logger.error(
+                    "himetrica: the server refused the secret key (401 Unauthorized); every request with this key will fail. Check HIMETRICA_SECRET_KEY.")
+            }
+        } else if let retryIn = completion.retryIn {
+            let logger = logger
+            let status = response.status
+            let error = response.error
+            log = {
+                logger.debug("himetrica: retrying in \(Double(retryIn) / 1e9) s after \(error ?? "HTTP \(status)")")
+            }
+        }
+        if let lookup = completion.lookup {
+            let result = lookupResult(lookup.response, classification: lookup.classification)
+            switch result {
+            case .success(let userId): cache.store(lookup.visitorId, userId: userId)
+            case .failure(.notFound): cache.storeNotFound(lookup.visitorId, now: now)
+            default: break
+            }
+            let waiters = lookupWaiters.removeValue(forKey: lookup.visitorId) ?? []
+            return {
+                log()
+                waiters.forEach { $0.done(result) }
+            }
+        }
+        let deliveries = completion.delivery.map { [$0] } ?? []
+        return { [self] in
+            log()
+            report(deliveries)
+        }
+    }
+
+    private func lookupResult(_ response: TransportResponse, classification: ResponseClass) -> Result<String, HimetricaError> {
+        switch (classification, response.status) {
+        case (.success, _):
+            guard let userId = Self.stringMember("userId", in: response.body) else {
+                return .failure(.unavailable("the user-id answer had no userId"))
+            }
+            return .success(userId)
+        case (.rejected, 404): return .failure(.notFound)
+        case (.rejected, 401): return .failure(.unauthorized)
+        case (.rejected, let status):
+            return .failure(.rejected(status: status, message: String(decoding: response.body.prefix(512), as: UTF8.self)))
+        case (.retriable, _):
+            return .failure(.unavailable(response.error ?? "HTTP \(response.status)"))
+        }
+    }
+
+    /// Hands outcomes to the log and the delivery callback, on the calling thread.
+    private func report(_ deliveries: [Delivery]) {
+        for delivery in deliveries {
+            switch delivery.outcome {
+            case .delivered: break
+            case .rejected where delivery.status == 401: break  // logged once, loudly
+            case .rejected:
+                logger.warning("himetrica: \(delivery.endpoint.name) rejected: \(delivery.message ?? "")")
+            case .gaveUp:
+                logger.error("himetrica: \(delivery.endpoint.name) gave up after \(delivery.attempts) attempts: \(delivery.message ?? "")")
+            case .dropped:
+                logger.warning("himetrica: \(delivery.endpoint.name) dropped at shutdown")
+            }
+            configuration.onDelivery?(delivery)
+        }
+    }
+
+    private func takeIdleWaiters() -> () -> Void {
+        let waiters = idleWaiters
+        idleWaiters = []
+        let pending = scheduler.pendingEvents
+        return { waiters.forEach { $0.done(FlushResult(pending: pending)) } }
+    }
+
+    private func takeLookupWaiters(_ visitorIds: [String]) -> [@Sendable (Result<String, HimetricaError>) -> Void] {
+        let all = lookupWaiters.values.flatMap { $0.map(\.done) }
+        lookupWaiters = [:]
+        _ = visitorIds
+        return all
+    }
+
+    /// Removes waiters whose deadline has passed; returns the calls that tell them.
+    private func takeExpiredWaiters(now: UInt64) -> () -> Void {
+        let pending = scheduler.pendingEvents
+        let idle = idleWaiters.filter { $0.deadline <= now }
+        idleWaiters.removeAll { $0.deadline <= now }
+        var lookups: [@Sendable (Result<String, HimetricaError>) -> Void] = []
+        for (visitorId, waiters) in lookupWaiters where waiters.contains(where: { $0.deadline <= now }) {
+            lookups += waiters.filter { $0.deadline <= now }.map(\.done)
+            lookupWaiters[visitorId] = waiters.filter { $0.deadline > now }
+        }
+        return {
+            idle.forEach { $0.done(FlushResult(pending: pending)) }
+            lookups.forEach { $0(.failure(.timeout)) }
+        }
+    }
+
+    // MARK: Process events
+
+    /// Called in the child after `fork()` (the lock is held, taken by the prepare handler):
+    /// a fresh queue, transport and thread. The parent's queue stays the parent's to send.
+    func resetAfterFork() {
+        lock.reinitializeAfterFork()
+        transport.abandonAfterFork()
+        transport = makeTransport()
+        scheduler = Scheduler(configuration: configuration)
+        thread = nil
+        idleWaiters = []
+        lookupWaiters = [:]
+        wakeRequested = false
+        if phase == .stopping { phase = .stopped }
+    }
+
+    func lockForFork() { lock.lock() }
+    func unlockAfterFork() { lock.unlock() }
+
+    /// At process exit: a bounded flush, unless called from the flush thread itself.
+    func flushAtExit() {
+        let onFlushThread = lock.withLock { thread.map { pthread_equal($0, pthread_self()) != 0 } ?? false }
+        guard !onFlushThread else { return }
+        _ = flush(timeout: configuration.exitFlushTimeout)
+    }
+
+    // MARK: Helpers
+
+    /// Reads a top-level string member from a small JSON object answer.
+    static func stringMember(_ name: String, in body: [UInt8]) -> String? {
+        let needle = Array("\"\(name)\"".utf8)
+        guard body.count >= needle.count,
+            let start = (0...(body.count - needle.count)).first(where: { body[$0..<($0 + needle.count)].elementsEqual(needle) })
+        else { return nil }
+        var i = start + needle.count
+        while i < body.count, body[i] == 0x20 || body[i] == UInt8(ascii: ":") { i += 1 }
+        guard i < body.count, body[i] == UInt8(ascii: "\"") else { return nil }
+        i += 1
+        let valueStart = i
+        while i < body.count, body[i] != UInt8(ascii: "\""), body[i] != UInt8(ascii: "\\") { i += 1 }
+        guard i < body.count, body[i] == UInt8(ascii: "\""), i > valueStart else { return nil }
+        return String(decoding: body[valueStart..<i], as: UTF8.self)
+    }
+
+    private func percentEncoded(_ text: String) -> String {
+        var out = ""
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."),
+                UInt8(ascii: "~"):
+                out.unicodeScalars.append(Unicode.Scalar(byte))
+            default:
+                let hex = Array("0123456789ABCDEF".unicodeScalars)
+                out += "%"
+                out.unicodeScalars.append(hex[Int(byte >> 4)])
+                out.unicodeScalars.append(hex[Int(byte & 0xF)])
+            }
+        }
+        return out
+    }
+}
+
+/// The toolkit's version.
+public enum Version {
+    /// Semantic version of this build.
+    public static let string = "0.1.0"
+}

@@ -1,0 +1,62 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Process-wide hooks every engine needs: a fresh engine in a child after `fork()`, and a
+/// bounded flush of every live engine when the process exits.
+enum ProcessHooks {
+    private final class WeakEngine {
+        weak var engine: Engine?
+        init(_ engine: Engine) { self.engine = engine }
+    }
+
+    nonisolated(unsafe) private static var engines: [WeakEngine] = []
+    nonisolated(unsafe) private static var forkLocked: [Engine] = []
+    private static let lock = ConditionLock()
+
+    private static let installed: Void = {
+        pthread_atfork(
+            { ProcessHooks.prepareFork() },
+            { ProcessHooks.afterFork(child: false) },
+            { ProcessHooks.afterFork(child: true) })
+        atexit { ProcessHooks.flushAllAtExit() }
+    }()
+
+    /// Tracks `engine` for the fork and exit hooks.
+    static func register(_ engine: Engine) {
+        _ = installed
+        lock.withLock {
+            engines.removeAll { $0.engine == nil }
+            engines.append(WeakEngine(engine))
+        }
+    }
+
+    private static func live() -> [Engine] {
+        engines.compactMap(\.engine)
+    }
+
+    /// Holds every engine's lock across `fork()`, so the child sees consistent state.
+    private static func prepareFork() {
+        lock.lock()
+        forkLocked = live()
+        forkLocked.forEach { $0.lockForFork() }
+    }
+
+    private static func afterFork(child: Bool) {
+        if child {
+            forkLocked.forEach { $0.resetAfterFork() }
+            lock.reinitializeAfterFork()
+        } else {
+            forkLocked.forEach { $0.unlockAfterFork() }
+            lock.unlock()
+        }
+        forkLocked = []
+    }
+
+    private static func flushAllAtExit() {
+        let engines = lock.withLock { live() }
+        engines.forEach { $0.flushAtExit() }
+    }
+}

@@ -1,0 +1,312 @@
+import HimetricaRules
+
+/// A request waiting in the queue or in flight.
+struct Job {
+    let id: UInt64
+    let endpoint: Endpoint
+    /// Requests about the same identity leave in call order, one at a time. Lookups have none.
+    let lane: Identity?
+    /// The exact HTTP body (empty for a lookup).
+    let body: [UInt8]
+    /// For a user-id lookup, the visitor id.
+    let visitorId: String?
+    /// Monotonic time it was queued.
+    let enqueuedAt: UInt64
+    var attempts = 0
+}
+
+/// An HTTP answer, or the lack of one, as the transport reports it.
+public struct TransportResponse: Sendable {
+    /// The HTTP status, or 0 when no answer arrived.
+    public var status: Int
+    /// Why no answer arrived (timeout, connection refused, …).
+    public var error: String?
+    /// The `Retry-After` header.
+    public var retryAfter: String?
+    /// The `X-RateLimit-Remaining` header.
+    public var rateLimitRemaining: String?
+    /// The `X-RateLimit-Reset` header.
+    public var rateLimitReset: String?
+    /// The body, at most the configured cap.
+    public var body: [UInt8]
+
+    /// A response with the given fields.
+    public init(status: Int, error: String? = nil, retryAfter: String? = nil, rateLimitRemaining: String? = nil,
+                rateLimitReset: String? = nil, body: [UInt8] = []) {
+        self.status = status
+        self.error = error
+        self.retryAfter = retryAfter
+        self.rateLimitRemaining = rateLimitRemaining
+        self.rateLimitReset = rateLimitReset
+        self.body = body
+    }
+}
+
+/// What finishing a request led to.
+struct Completion {
+    /// For track and identify: the final outcome, if this was the last attempt.
+    var delivery: Delivery?
+    /// For a lookup that ended: the visitor and the answer.
+    var lookup: (visitorId: String, response: TransportResponse, classification: ResponseClass)?
+    /// The server refused the key (401).
+    var unauthorized = false
+    /// A retry was scheduled this many ns from now.
+    var retryIn: UInt64?
+}
+
+/// The engine's state machine: which request may leave when. Pure: no threads, no I/O, time
+/// passed in, so tests drive it exactly.
+///
+/// Keeps per-identity order (a lane's next request leaves only after the previous has an
+/// outcome), the per-endpoint sliding-window limits, the in-flight cap, backoff, and the
+/// counters.
+struct Scheduler {
+    private(set) var stats = Stats()
+    private let capacity: Int
+    private let maxInFlight: Int
+    private let retry: RetryPolicy
+    private var limiters: [SlidingWindowLimiter?]
+    private var blockedUntil: [UInt64]
+
+    private var lanes: [Identity: FIFO<Job>] = [:]
+    /// Per endpoint, lanes whose head may leave now (lookups: the jobs themselves).
+    private var readyLanes: [FIFO<Identity>]
+    private var readyLookups = FIFO<Job>()
+    /// Lanes (or lookups) waiting out a backoff.
+    private var backoff = TimerHeap<Waiting>()
+    private var inFlight: [UInt64: Job] = [:]
+    private var lookupsPending = 0
+    private var nextId: UInt64 = 1
+
+    private enum Waiting {
+        case lane(Identity)
+        case lookup(Job)
+    }
+
+    /// Sends are attempted in this order each round: a caller waits on lookups.
+    private static let priority: [Endpoint] = [.userId, .identify, .track]
+
+    init(configuration: Configuration) {
+        capacity = configuration.queueCapacity
+        maxInFlight = configuration.maxInFlight
+        retry = RetryPolicy(
+            maxAttempts: configuration.maxAttempts, maxAge: configuration.maxRetryAge.nanoseconds,
+            baseDelay: configuration.retryBaseDelay.nanoseconds, maxDelay: configuration.retryMaxDelay.nanoseconds)
+        limiters = Endpoint.allCases.map { endpoint in
+            (configuration.rateLimits[endpoint] ?? nil).map {
+                SlidingWindowLimiter(limit: $0.count, window: $0.seconds.nanoseconds)
+            }
+        }
+        blockedUntil = Array(repeating: 0, count: Endpoint.allCases.count)
+        readyLanes = Array(repeating: FIFO<Identity>(), count: Endpoint.allCases.count)
+    }
+
+    /// Track and identify requests waiting or in flight.
+    var pendingEvents: Int { Int(stats.queueDepth + stats.inFlight) }
+    /// Whether nothing at all is waiting or in flight.
+    var isIdle: Bool { pendingEvents == 0 && lookupsPending == 0 }
+
+    /// Queues a track or identify body for `identity`. False (and counted as dropped) when the
+    /// queue is full.
+    mutating func enqueue(endpoint: Endpoint, identity: Identity, body: [UInt8], now: UInt64) -> Bool {
+        stats.queued += 1
+        guard pendingEvents < capacity else {
+            stats.dropped += 1
+            return false
+        }
+        let job = Job(id: takeId(), endpoint: endpoint, lane: identity, body: body, visitorId: nil, enqueuedAt: now)
+        stats.queueDepth += 1
+        if var lane = lanes[identity] {
+            lane.push(job)
+            lanes[identity] = lane
+        } else {
+            var lane = FIFO<Job>()
+            lane.push(job)
+            lanes[identity] = lane
+            readyLanes[endpoint.rawValue].push(identity)
+        }
+        return true
+    }
+
+    /// Queues a user-id lookup. False when too many are pending.
+    mutating func enqueueLookup(visitorId: String, now: UInt64) -> Bool {
+        guard lookupsPending < capacity else { return false }
+        lookupsPending += 1
+        readyLookups.push(
+            Job(id: takeId(), endpoint: .userId, lane: nil, body: [], visitorId: visitorId, enqueuedAt: now))
+        return true
+    }
+
+    /// The requests to start now, within the in-flight cap, the limits and any backoff.
+    mutating func takeStartable(now: UInt64) -> [Job] {
+        while let waiting = backoff.popDue(now: now) {
+            switch waiting {
+            case .lane(let identity):
+                if let head = lanes[identity]?.first { readyLanes[head.endpoint.rawValue].push(identity) }
+            case .lookup(let job):
+                readyLookups.push(job)
+            }
+        }
+        var started: [Job] = []
+        for endpoint in Self.priority {
+            while inFlight.count < maxInFlight, hasReady(endpoint), mayStart(endpoint, now: now) {
+                var job: Job
+                if endpoint == .userId {
+                    job = readyLookups.pop()!
+                } else {
+                    let identity = readyLanes[endpoint.rawValue].pop()!
+                    job = lanes[identity]!.first!
+                    stats.queueDepth -= 1
+                    stats.inFlight += 1
+                }
+                limiters[endpoint.rawValue]?.record(now: now)
+                job.attempts += 1
+                if job.attempts > 1, job.endpoint != .userId { stats.retried += 1 }
+                inFlight[job.id] = job
+                started.append(job)
+            }
+        }
+        return started
+    }
+
+    /// The earliest monotonic time something may become startable without a completion, or
+    /// nil when only a completion (or a new request) can change anything.
+    mutating func nextWakeup(now: UInt64) -> UInt64? {
+        var next = backoff.nextDue
+        if inFlight.count < maxInFlight {
+            for endpoint in Endpoint.allCases where hasReady(endpoint) {
+                var at = blockedUntil[endpoint.rawValue]
+                if let allowed = limiters[endpoint.rawValue]?.nextAllowed(now: now) { at = max(at, allowed) }
+                next = min(next ?? at, at)
+            }
+        }
+        return next
+    }
+
+    /// Records how request `id` ended and decides what follows: done, or a retry later.
+    mutating func complete(
+        id: UInt64, response: TransportResponse, now: UInt64, nowUnixMilliseconds: Int64,
+        using rng: inout some RandomNumberGenerator
+    ) -> Completion {
+        guard var job = inFlight.removeValue(forKey: id) else { return Completion() }
+        let classification = ResponseClass(status: response.status)
+        var completion = Completion()
+        completion.unauthorized = response.status == 401
+
+        let serverDelay = RateLimitHeaders.retryAfter(response.retryAfter, nowUnixMilliseconds: nowUnixMilliseconds)
+        if response.status == 429 { stats.throttled += 1 }
+        if let exhausted = RateLimitHeaders.exhaustedFor(
+            remaining: response.rateLimitRemaining, reset: response.rateLimitReset,
+            nowUnixMilliseconds: nowUnixMilliseconds)
+        {
+            block(job.endpoint, until: now &+ exhausted)
+        }
+        if classification == .retriable, retry.allowsRetry(attempts: job.attempts, enqueuedAt: job.enqueuedAt, now: now) {
+            let delay = retry.delay(attempts: job.attempts, serverDelay: serverDelay, using: &rng)
+            if let serverDelay, response.status == 429 || response.status == 503 {
+                block(job.endpoint, until: now &+ serverDelay)
+            }
+            completion.retryIn = delay
+            if let lane = job.lane {
+                stats.inFlight -= 1
+                stats.queueDepth += 1
+                lanes[lane]?.replaceFirst(with: job)
+                backoff.insert(.lane(lane), due: now &+ delay)
+            } else {
+                backoff.insert(.lookup(job), due: now &+ delay)
+            }
+            return completion
+        }
+
+        job.attempts = max(job.attempts, 1)
+        guard let lane = job.lane else {
+            lookupsPending -= 1
+            completion.lookup = (job.visitorId ?? "", response, classification)
+            return completion
+        }
+        stats.inFlight -= 1
+        let outcome: DeliveryOutcome
+        switch classification {
+        case .success: outcome = .delivered; stats.delivered += 1
+        case .rejected: outcome = .rejected; stats.rejected += 1
+        case .retriable: outcome = .gaveUp; stats.gaveUp += 1
+        }
+        completion.delivery = Delivery(
+            endpoint: job.endpoint, outcome: outcome, status: response.status, attempts: job.attempts,
+            body: job.body, message: outcome == .delivered ? nil : Self.describe(response))
+        advance(lane)
+        return completion
+    }
+
+    /// Removes every request, waiting or in flight, counting them as dropped; returns the
+    /// track and identify ones as deliveries and the visitor ids of abandoned lookups.
+    mutating func dropAll() -> (deliveries: [Delivery], lookups: [String]) {
+        var deliveries: [Delivery] = []
+        var lookups: [String] = []
+        func drop(_ job: Job) {
+            if let visitorId = job.visitorId {
+                lookups.append(visitorId)
+            } else {
+                stats.dropped += 1
+                deliveries.append(
+                    Delivery(endpoint: job.endpoint, outcome: .dropped, status: 0, attempts: job.attempts,
+                             body: job.body, message: "dropped at shutdown"))
+            }
+        }
+        for job in inFlight.values where job.lane == nil { drop(job) }
+        for lane in lanes.values { for job in lane.drainCopy() { drop(job) } }
+        for case .lookup(let job) in backoff.drain() { drop(job) }
+        for job in readyLookups.drain() { drop(job) }
+        lanes = [:]
+        inFlight = [:]
+        readyLanes = readyLanes.map { _ in FIFO() }
+        lookupsPending = 0
+        stats.inFlight = 0
+        stats.queueDepth = 0
+        return (deliveries, lookups)
+    }
+
+    private mutating func takeId() -> UInt64 {
+        defer { nextId += 1 }
+        return nextId
+    }
+
+    private func hasReady(_ endpoint: Endpoint) -> Bool {
+        endpoint == .userId ? !readyLookups.isEmpty : !readyLanes[endpoint.rawValue].isEmpty
+    }
+
+    private mutating func mayStart(_ endpoint: Endpoint, now: UInt64) -> Bool {
+        guard blockedUntil[endpoint.rawValue] <= now else { return false }
+        return (limiters[endpoint.rawValue]?.nextAllowed(now: now) ?? now) <= now
+    }
+
+    private mutating func block(_ endpoint: Endpoint, until: UInt64) {
+        blockedUntil[endpoint.rawValue] = max(blockedUntil[endpoint.rawValue], until)
+    }
+
+    /// The lane's head has its outcome: the next request of that identity may go.
+    private mutating func advance(_ identity: Identity) {
+        guard var lane = lanes[identity] else { return }
+        _ = lane.pop()
+        if let next = lane.first {
+            lanes[identity] = lane
+            readyLanes[next.endpoint.rawValue].push(identity)
+        } else {
+            lanes[identity] = nil
+        }
+    }
+
+    private static func describe(_ response: TransportResponse) -> String {
+        if let error = response.error { return error }
+        let text = String(decoding: response.body.prefix(512), as: UTF8.self)
+        return "HTTP \(response.status): \(text)"
+    }
+}
+
+extension FIFO {
+    /// Every element, oldest first, leaving the queue as it is.
+    func drainCopy() -> [Element] {
+        var copy = self
+        return copy.drain()
+    }
+}

@@ -1,0 +1,33 @@
+/// The rule for secret keys, and the only way one is ever shown.
+public enum SecretKey {
+    /// The prefix every Server API secret key starts with.
+    public static let prefix = "hm_sk_"
+
+    /// Checks that `key` looks like a secret key. The message never contains the key.
+    public static func validate(_ key: String) throws(ValidationError) {
+        let utf8 = key.utf8
+        guard key.hasPrefix(prefix), utf8.count > prefix.utf8.count, utf8.count <= 256,
+            utf8.allSatisfy({ isKeyCharacter($0) })
+        else {
+            throw ValidationError(
+                field: "secretKey",
+                rule: "must be a Himetrica secret key (hm_sk_ followed by letters, digits, '_' or '-')")
+        }
+    }
+
+    /// The key as it may appear in output: `hm_sk_…` and its last four characters at most.
+    public static func masked(_ key: String) -> String {
+        guard key.hasPrefix(prefix), key.count >= prefix.count + 8 else { return prefix + "…" }
+        return prefix + "…" + key.suffix(4)
+    }
+
+    private static func isKeyCharacter(_ b: UInt8) -> Bool {
+        switch b {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "_"), UInt8(ascii: "-"):
+            true
+        default:
+            false
+        }
+    }
+}
