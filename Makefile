@@ -1,8 +1,21 @@
-# The Himetrica server toolkit. `make demo` runs the demo, `make test` runs every test.
-SWIFT ?= swift
+# The Himetrica server toolkit.
+#   make demo    builds, starts the dev server on a free loopback port, sends events to it
+#   make test    runs every test (Swift, C, header check)
+#   make lib     builds the self-contained libhimetrica.so into build/lib
+#   make install PREFIX=/usr/local
+SWIFT   ?= swift
+PREFIX  ?= /usr/local
+CC      ?= cc
+BUILD   := build
+TRIPLE  := $(shell uname -m)-unknown-linux-gnu
+LIB     := $(BUILD)/lib/libhimetrica.so
+RELEASE := .build/release
+SWIFT_HEADER := .build/$(TRIPLE)/release/HimetricaC.build/include/HimetricaC-Swift.h
+CWARN   := -Wall -Wextra -Werror -pedantic
 
-.PHONY: all build test deps
-all: build
+.PHONY: all deps build lib header check-header test test-swift test-c demo bench install clean
+
+all: lib
 
 deps:
 	./.ci/install-deps
@@ -10,6 +23,51 @@ deps:
 build: deps
 	$(SWIFT) build
 
-test: deps
+# The C library, self-contained: the Swift runtime linked in statically, only hm_* exported.
+lib: deps
+	$(SWIFT) build -c release --product HimetricaC -Xswiftc -static-stdlib \
+	  -Xlinker --version-script=$(CURDIR)/scripts/exports.map -Xlinker -soname=libhimetrica.so
+	mkdir -p $(BUILD)/lib $(BUILD)/include $(BUILD)/lib/pkgconfig
+	cp $(RELEASE)/libHimetricaC.so $(LIB)
+	strip --strip-unneeded $(LIB)
+	cp include/himetrica.h $(BUILD)/include/
+	sed -e 's|@PREFIX@|$(CURDIR)/$(BUILD)|' scripts/himetrica.pc.in > $(BUILD)/lib/pkgconfig/himetrica.pc
+
+header: lib
+	python3 scripts/make-header.py $(SWIFT_HEADER) Sources/HimetricaCTypes/include/himetrica_types.h include/himetrica.h
+
+# Fails when include/himetrica.h is not what the Swift sources generate.
+check-header: lib
+	python3 scripts/make-header.py $(SWIFT_HEADER) Sources/HimetricaCTypes/include/himetrica_types.h $(BUILD)/himetrica.h.fresh
+	@diff -u include/himetrica.h $(BUILD)/himetrica.h.fresh || \
+	  (echo "include/himetrica.h is stale: run 'make header' and commit it" >&2; exit 1)
+	for std in "gcc -x c -std=c99" "g++ -x c++ -std=c++11" "clang -x c -std=c99" "clang++ -x c++ -std=c++11"; do \
+	  echo '#include "himetrica.h"' | $$std $(CWARN) -Iinclude -fsyntax-only - || exit 1; \
+	done
+	@echo "header: up to date; compiles as C99 and C++ with $(CWARN)"
+
+test: deps test-swift test-c
+	@echo "all test suites passed"
+
+test-swift: deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test
+	$(SWIFT) test --skip-build
+
+test-c: check-header
+	$(MAKE) -C Tests/c run LIBDIR=$(CURDIR)/$(BUILD)/lib INCDIR=$(CURDIR)/include
+
+demo: lib
+	$(SWIFT) build --product himetrica-devserver --product himetrica
+	./scripts/demo.sh
+
+bench: lib
+	$(MAKE) -C bench run LIBDIR=$(CURDIR)/$(BUILD)/lib INCDIR=$(CURDIR)/include
+
+install: lib
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 0755 $(LIB) $(DESTDIR)$(PREFIX)/lib/libhimetrica.so
+	install -m 0644 include/himetrica.h $(DESTDIR)$(PREFIX)/include/himetrica.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' scripts/himetrica.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/himetrica.pc
+
+clean:
+	rm -rf $(BUILD) .build

@@ -48,7 +48,15 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        .target(name: "HimetricaC", dependencies: ["HimetricaCore", "HimetricaRules"]),
+        // Opaque handle types for the C ABI.
+        .target(name: "HimetricaCTypes"),
+        .target(
+            name: "HimetricaC",
+            dependencies: [
+                "HimetricaCore", "HimetricaRules", "HimetricaCTypes",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "HimetricaCLI",
             dependencies: [

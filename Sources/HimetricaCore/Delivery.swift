@@ -49,6 +49,9 @@ public struct Stats: Sendable, Hashable {
     /// Requests waiting to be sent.
     public var queueDepth: UInt64 = 0
 
+    /// All counters at zero.
+    public init() {}
+
     /// The counters, by their snake_case names, in a fixed order (for the C and binding
     /// surfaces).
     public var named: [(name: String, value: UInt64)] {

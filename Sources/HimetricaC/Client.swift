@@ -1,0 +1,238 @@
+import HimetricaCTypes
+import HimetricaCore
+import HimetricaRules
+import Logging
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The Swift object behind an hm_client handle.
+final class ClientBox {
+    let engine: Engine
+
+    init(engine: Engine) { self.engine = engine }
+
+    static func from(_ handle: UnsafeMutablePointer<hm_client>?) throws(ValidationError) -> ClientBox {
+        guard let handle else { throw ValidationError(field: "client", rule: "must not be NULL") }
+        return Unmanaged<ClientBox>.fromOpaque(UnsafeRawPointer(handle)).takeUnretainedValue()
+    }
+}
+
+/// Creates a client for `secret_key` (hm_sk_...) with `config` (NULL for every default) and
+/// stores it in `*out`. The key is copied and never shown in any output. Free the client with
+/// hm_client_free().
+@c public func hm_client_new(
+    _ secret_key: UnsafePointer<CChar>?, _ config: UnsafeMutablePointer<hm_config>?,
+    _ out: UnsafeMutablePointer<UnsafeMutablePointer<hm_client>?>?
+) -> hm_status {
+    do throws(ValidationError) {
+        guard let out else { throw ValidationError(field: "out", rule: "must not be NULL") }
+        out.pointee = nil
+        let key = try CString.required(secret_key, field: "secretKey")
+        let box = ConfigBox.from(config) ?? ConfigBox()
+        var configuration = box.configuration
+        configuration.logger = Logger(label: "himetrica") { [callback = box.logCallback] _ in CLogHandler(callback: callback) }
+        if let callback = box.deliveryCallback {
+            configuration.onDelivery = { delivery in DeliveryView.call(callback, with: delivery) }
+        }
+        let engine = try Engine(secretKey: key, configuration: configuration)
+        out.pointee = Unmanaged.passRetained(ClientBox(engine: engine)).toOpaque().assumingMemoryBound(to: hm_client.self)
+        return LastError.ok()
+    } catch {
+        return LastError.fail(error)
+    }
+}
+
+/// Shuts the client down (sending what it can within the configured exit_flush_timeout) and
+/// frees it. NULL is ignored. The handle must not be used afterwards.
+@c public func hm_client_free(_ client: UnsafeMutablePointer<hm_client>?) {
+    guard let client else { return }
+    let box = Unmanaged<ClientBox>.fromOpaque(UnsafeRawPointer(client))
+    box.takeUnretainedValue().engine.close()
+    box.release()
+}
+
+/// Queues a custom event. Exactly one of `user_id` (hm_usr_...), `email` or `visitor_id` must
+/// be non-NULL. `properties_json` is NULL or a JSON object of at most 10 KB (compact);
+/// `timestamp` NULL (the call's time is used) or ISO 8601; `session` NULL, "latest" or "new".
+/// Returns at once; invalid input returns HM_ERR_INVALID_ARGUMENT and queues nothing.
+@c public func hm_track(
+    _ client: UnsafeMutablePointer<hm_client>?, _ event_name: UnsafePointer<CChar>?,
+    _ user_id: UnsafePointer<CChar>?, _ email: UnsafePointer<CChar>?, _ visitor_id: UnsafePointer<CChar>?,
+    _ properties_json: UnsafePointer<CChar>?, _ timestamp: UnsafePointer<CChar>?, _ session: UnsafePointer<CChar>?
+) -> hm_status {
+    do throws(HimetricaError) {
+        let engine: Engine, identity: Identity, body: [UInt8]
+        do throws(ValidationError) {
+            engine = try ClientBox.from(client).engine
+            identity = try readIdentity(user_id, email, visitor_id)
+            body = try trackBody(identity, event_name, properties_json, timestamp, session)
+        } catch {
+            throw .invalid(error)
+        }
+        try engine.enqueue(.track, identity: identity, body: body)
+        return LastError.ok()
+    } catch {
+        return LastError.fail(error)
+    }
+}
+
+/// Queues an update of a visitor's traits. Exactly one of `user_id`, `email` or `visitor_id`
+/// must be non-NULL; `traits_json` is a JSON object (name, email and userId, if present, must
+/// be strings). Returns at once.
+@c public func hm_identify(
+    _ client: UnsafeMutablePointer<hm_client>?,
+    _ user_id: UnsafePointer<CChar>?, _ email: UnsafePointer<CChar>?, _ visitor_id: UnsafePointer<CChar>?,
+    _ traits_json: UnsafePointer<CChar>?
+) -> hm_status {
+    do throws(HimetricaError) {
+        let engine: Engine, identity: Identity, body: [UInt8]
+        do throws(ValidationError) {
+            engine = try ClientBox.from(client).engine
+            identity = try readIdentity(user_id, email, visitor_id)
+            guard let text = CString.bytes(traits_json) else {
+                throw ValidationError(field: "traits", rule: "is required")
+            }
+            let traits = try JSONText.compactObject(text, field: "traits", stringMembers: RequestBody.namedTraits)
+            body = try RequestBody.identify(identity: identity, traits: traits)
+        } catch {
+            throw .invalid(error)
+        }
+        try engine.enqueue(.identify, identity: identity, body: body)
+        return LastError.ok()
+    } catch {
+        return LastError.fail(error)
+    }
+}
+
+/// Resolves a browser visitor id to Himetrica's user id (hm_usr_...), waiting at most
+/// `timeout_ms`. On HM_OK, `*out_user_id` is a new string to free with hm_string_free().
+/// Answers are cached; concurrent lookups of one visitor share one request.
+@c public func hm_user_id(
+    _ client: UnsafeMutablePointer<hm_client>?, _ visitor_id: UnsafePointer<CChar>?, _ timeout_ms: UInt32,
+    _ out_user_id: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
+) -> hm_status {
+    do throws(HimetricaError) {
+        let engine: Engine, visitorId: String
+        do throws(ValidationError) {
+            guard let out_user_id else { throw ValidationError(field: "out_user_id", rule: "must not be NULL") }
+            out_user_id.pointee = nil
+            engine = try ClientBox.from(client).engine
+            visitorId = try CString.required(visitor_id, field: "visitorId")
+        } catch {
+            throw .invalid(error)
+        }
+        let answer = OneShotResult()
+        engine.lookupUserId(visitorId: visitorId, timeout: Double(timeout_ms) / 1000) { answer.set($0) }
+        out_user_id!.pointee = strdup(try answer.wait().get())
+        return LastError.ok()
+    } catch {
+        return LastError.fail(error)
+    }
+}
+
+/// Frees a string returned by the library. NULL is ignored.
+@c public func hm_string_free(_ string: UnsafeMutablePointer<CChar>?) {
+    free(string)
+}
+
+/// Waits until every request queued so far has an outcome, at most `timeout_ms`. Returns
+/// HM_OK when all are done, HM_ERR_TIMEOUT otherwise; `*out_pending` (if not NULL) receives
+/// how many are still waiting or in flight.
+@c public func hm_flush(
+    _ client: UnsafeMutablePointer<hm_client>?, _ timeout_ms: UInt32, _ out_pending: UnsafeMutablePointer<UInt64>?
+) -> hm_status {
+    finish(client, out_pending) { $0.flush(timeout: Double(timeout_ms) / 1000) }
+}
+
+/// Stops taking calls, sends what it can within `timeout_ms`, and stops the flush thread.
+/// What is still pending then is dropped; `*out_pending` (if not NULL) receives how many.
+/// Returns HM_OK when nothing was dropped, HM_ERR_TIMEOUT otherwise. Safe to repeat.
+@c public func hm_shutdown(
+    _ client: UnsafeMutablePointer<hm_client>?, _ timeout_ms: UInt32, _ out_pending: UnsafeMutablePointer<UInt64>?
+) -> hm_status {
+    finish(client, out_pending) { $0.shutdown(timeout: Double(timeout_ms) / 1000) }
+}
+
+/// Reads counter `stat` (an hm_stat value) into `*out`.
+@c public func hm_stats_get(
+    _ client: UnsafeMutablePointer<hm_client>?, _ stat: Int32, _ out: UnsafeMutablePointer<UInt64>?
+) -> hm_status {
+    do throws(ValidationError) {
+        let engine = try ClientBox.from(client).engine
+        guard let out else { throw ValidationError(field: "out", rule: "must not be NULL") }
+        let named = engine.stats.named
+        guard stat >= 0, Int(stat) < named.count else {
+            throw ValidationError(field: "stat", rule: "must be an hm_stat value")
+        }
+        out.pointee = named[Int(stat)].value
+        return LastError.ok()
+    } catch {
+        return LastError.fail(error)
+    }
+}
+
+// MARK: Helpers
+
+/// Checks a track call's arguments in the documented order (identity first, then eventName,
+/// properties, timestamp, session) and builds its body.
+private func trackBody(
+    _ identity: Identity, _ eventName: UnsafePointer<CChar>?, _ propertiesJSON: UnsafePointer<CChar>?,
+    _ timestamp: UnsafePointer<CChar>?, _ session: UnsafePointer<CChar>?
+) throws(ValidationError) -> [UInt8] {
+    let eventName = try CString.required(eventName, field: "eventName")
+    try EventName.validate(eventName)
+    var properties: [UInt8]?
+    if let text = CString.bytes(propertiesJSON) {
+        properties = try JSONText.compactObject(text, field: "properties")
+    }
+    let timestamp = try CString.optional(timestamp, field: "timestamp")
+    if let timestamp { try Timestamp.validate(timestamp) }
+    var parsedSession: Session?
+    if let text = try CString.optional(session, field: "session") { parsedSession = try Session.parse(text) }
+    return try RequestBody.track(
+        eventName: eventName, identity: identity, properties: properties, timestamp: timestamp,
+        session: parsedSession, capturedAtMilliseconds: Clock().unixMilliseconds())
+}
+
+private func readIdentity(
+    _ userId: UnsafePointer<CChar>?, _ email: UnsafePointer<CChar>?, _ visitorId: UnsafePointer<CChar>?
+) throws(ValidationError) -> Identity {
+    try Identity.exactlyOne(
+        userId: try CString.optional(userId, field: "userId"),
+        email: try CString.optional(email, field: "email"),
+        visitorId: try CString.optional(visitorId, field: "visitorId"))
+}
+
+private func finish(
+    _ client: UnsafeMutablePointer<hm_client>?, _ outPending: UnsafeMutablePointer<UInt64>?,
+    _ body: (Engine) -> FlushResult
+) -> hm_status {
+    do throws(ValidationError) {
+        let result = body(try ClientBox.from(client).engine)
+        outPending?.pointee = UInt64(result.pending)
+        return result.completed ? LastError.ok() : LastError.fail(.timeout)
+    } catch {
+        return LastError.fail(error)
+    }
+}
+
+/// A lookup's answer handed from the flush thread to the waiting caller.
+private final class OneShotResult: @unchecked Sendable {
+    private var result: Result<String, HimetricaError>?
+    private var semaphore = sem_t()
+
+    init() { sem_init(&semaphore, 0, 0) }
+    deinit { sem_destroy(&semaphore) }
+
+    func set(_ value: Result<String, HimetricaError>) {
+        result = value
+        sem_post(&semaphore)
+    }
+
+    func wait() -> Result<String, HimetricaError> {
+        while sem_wait(&semaphore) != 0 {}
+        return result!
+    }
+}
