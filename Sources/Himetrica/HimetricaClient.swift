@@ -1,0 +1,209 @@
+@_exported import HimetricaCore
+@_exported import HimetricaRules
+import FoundationEssentials
+import ServiceLifecycle
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A Himetrica Server API client: validates calls at once, queues them, and delivers them from
+/// a background flush thread with rate limits, retries and per-visitor ordering.
+///
+/// ```swift
+/// let himetrica = try HimetricaClient(secretKey: "hm_sk_...")
+/// try himetrica.track("invoice_paid", identity: .email("jane@example.com"),
+///                     properties: ["amount": 99.99, "currency": "USD"])
+/// let userId = try await himetrica.userId(forVisitor: "abc123")
+/// await himetrica.shutdown()
+/// ```
+///
+/// Run it as a swift-service-lifecycle `Service` to have graceful shutdown flush it.
+public final class HimetricaClient: Sendable {
+    private let engine: Engine
+
+    /// Creates a client for `secretKey` (`hm_sk_...`; never shown in any output).
+    ///
+    /// - Throws: ``ValidationError`` for a malformed key or an out-of-range configuration.
+    public init(secretKey: String, configuration: Configuration = Configuration()) throws(ValidationError) {
+        engine = try Engine(secretKey: secretKey, configuration: configuration)
+    }
+
+    deinit {
+        engine.close()
+    }
+
+    /// Queues a custom event about `identity`. Returns at once; without a `timestamp` the event
+    /// is stamped with the time of this call.
+    ///
+    /// - Throws: ``HimetricaError/invalid(_:)`` naming the field and rule (nothing is queued),
+    ///   ``HimetricaError/queueFull`` or ``HimetricaError/shutDown``.
+    public func track(
+        _ eventName: String, identity: Identity, properties: JSONValue? = nil, timestamp: Date? = nil,
+        session: Session? = nil
+    ) throws(HimetricaError) {
+        let body = try Self.checked { () throws(ValidationError) in
+            try RequestBody.track(
+                eventName: eventName, identity: identity,
+                properties: try properties.map { (value) throws(ValidationError) in
+                    try JSONWriter.object(value, field: "properties")
+                },
+                timestamp: timestamp.map(Self.iso8601), session: session,
+                capturedAtMilliseconds: Clock().unixMilliseconds())
+        }
+        try engine.enqueue(.track, identity: identity, body: body)
+    }
+
+    /// Queues a custom event whose properties are any `Encodable` value that encodes as a JSON
+    /// object.
+    public func track(
+        _ eventName: String, identity: Identity, properties: some Encodable, timestamp: Date? = nil,
+        session: Session? = nil
+    ) throws(HimetricaError) {
+        let json = try Self.encode(properties, field: "properties", stringMembers: [])
+        let body = try Self.checked { () throws(ValidationError) in
+            try RequestBody.track(
+                eventName: eventName, identity: identity, properties: json,
+                timestamp: timestamp.map(Self.iso8601), session: session,
+                capturedAtMilliseconds: Clock().unixMilliseconds())
+        }
+        try engine.enqueue(.track, identity: identity, body: body)
+    }
+
+    /// Queues a custom event whose properties are given as JSON text (an object).
+    public func track(
+        _ eventName: String, identity: Identity, propertiesJSON: String, timestamp: Date? = nil,
+        session: Session? = nil
+    ) throws(HimetricaError) {
+        let body = try Self.checked { () throws(ValidationError) in
+            try RequestBody.track(
+                eventName: eventName, identity: identity,
+                properties: try JSONText.compactObject(propertiesJSON, field: "properties"),
+                timestamp: timestamp.map(Self.iso8601), session: session,
+                capturedAtMilliseconds: Clock().unixMilliseconds())
+        }
+        try engine.enqueue(.track, identity: identity, body: body)
+    }
+
+    /// Queues an update of a visitor's traits: `name`, `email`, `userId` (your own stable id,
+    /// for cross-device merging) and any others, stored as metadata.
+    public func identify(_ identity: Identity, traits: JSONValue) throws(HimetricaError) {
+        let body = try Self.checked { () throws(ValidationError) in
+            try RequestBody.identify(
+                identity: identity,
+                traits: try JSONWriter.object(traits, field: "traits", stringMembers: RequestBody.namedTraits))
+        }
+        try engine.enqueue(.identify, identity: identity, body: body)
+    }
+
+    /// Queues an update of a visitor's traits given as JSON text (an object).
+    public func identify(_ identity: Identity, traitsJSON: String) throws(HimetricaError) {
+        let body = try Self.checked { () throws(ValidationError) in
+            try RequestBody.identify(
+                identity: identity,
+                traits: try JSONText.compactObject(traitsJSON, field: "traits", stringMembers: RequestBody.namedTraits))
+        }
+        try engine.enqueue(.identify, identity: identity, body: body)
+    }
+
+    /// Queues an update of a visitor's traits given as any `Encodable` object.
+    public func identify(_ identity: Identity, traits: some Encodable) throws(HimetricaError) {
+        let json = try Self.encode(traits, field: "traits", stringMembers: RequestBody.namedTraits)
+        let body = try Self.checked { () throws(ValidationError) in
+            try RequestBody.identify(identity: identity, traits: json)
+        }
+        try engine.enqueue(.identify, identity: identity, body: body)
+    }
+
+    /// Resolves a browser visitor id (the tracker's `hm_vid`) to Himetrica's user id
+    /// (`hm_usr_...`). Answers are cached; concurrent lookups of one visitor share one request.
+    ///
+    /// - Throws: ``HimetricaError/notFound`` for an unknown visitor, ``HimetricaError/timeout``
+    ///   after `timeout`, and the other ``HimetricaError`` cases.
+    public func userId(forVisitor visitorId: String, timeout: Duration = .seconds(10)) async throws(HimetricaError) -> String {
+        let result = await withCheckedContinuation { continuation in
+            engine.lookupUserId(visitorId: visitorId, timeout: timeout.seconds) { continuation.resume(returning: $0) }
+        }
+        return try result.get()
+    }
+
+    /// Waits until everything queued so far has an outcome, or `timeout` passes.
+    @discardableResult
+    public func flush(timeout: Duration = .seconds(5)) async -> FlushResult {
+        await withCheckedContinuation { continuation in
+            engine.whenIdle(timeout: timeout.seconds) { continuation.resume(returning: $0) }
+        }
+    }
+
+    /// Stops taking calls, delivers what it can within `timeout`, and stops the flush thread.
+    /// What is still pending then is dropped and reported. Safe to call more than once.
+    @discardableResult
+    public func shutdown(timeout: Duration = .seconds(5)) async -> FlushResult {
+        await withCheckedContinuation { continuation in
+            let engine = engine
+            Thread.detachBlocking { continuation.resume(returning: engine.shutdown(timeout: timeout.seconds)) }
+        }
+    }
+
+    /// The client's counters now.
+    public var stats: Stats { engine.stats }
+
+    private static func checked(_ build: () throws(ValidationError) -> [UInt8]) throws(HimetricaError) -> [UInt8] {
+        do throws(ValidationError) {
+            return try build()
+        } catch {
+            throw .invalid(error)
+        }
+    }
+
+    private static func encode(_ value: some Encodable, field: String, stringMembers: [String]) throws(HimetricaError) -> [UInt8] {
+        let data: Data
+        do {
+            let encoder = JSONEncoder()
+            encoder.dateEncodingStrategy = .iso8601
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            data = try encoder.encode(value)
+        } catch {
+            throw .invalid(ValidationError(field: field, rule: "could not be encoded as JSON (\(error))"))
+        }
+        return try checked { () throws(ValidationError) in
+            try JSONText.compactObject(
+                String(decoding: data, as: UTF8.self), field: field, stringMembers: stringMembers)
+        }
+    }
+
+    private static func iso8601(_ date: Date) -> String {
+        Timestamp.format(unixMilliseconds: Int64((date.timeIntervalSince1970 * 1000).rounded(.down)))
+    }
+}
+
+extension HimetricaClient: Service {
+    /// Runs until graceful shutdown, then delivers what is queued (waiting at most five
+    /// seconds) and shuts the client down.
+    public func run() async throws {
+        try? await gracefulShutdown()
+        await shutdown()
+    }
+}
+
+extension Duration {
+    /// The duration in seconds.
+    var seconds: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+}
+
+/// Runs blocking work on a new thread so it never occupies a Swift concurrency thread.
+enum Thread {
+    static func detachBlocking(_ work: @escaping @Sendable () -> Void) {
+        final class Box { let work: @Sendable () -> Void; init(_ w: @escaping @Sendable () -> Void) { work = w } }
+        var thread = pthread_t()
+        let box = Unmanaged.passRetained(Box(work)).toOpaque()
+        pthread_create(&thread, nil, { raw in
+            Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue().work()
+            return nil
+        }, box)
+        pthread_detach(thread)
+    }
+}

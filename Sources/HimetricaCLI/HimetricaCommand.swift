@@ -1,0 +1,267 @@
+import ArgumentParser
+import Foundation
+import Himetrica
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `himetrica`: send events, identify visitors and resolve user ids from the shell.
+@main
+struct HimetricaCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "himetrica",
+        abstract: "Send events to Himetrica's Server API from the shell.",
+        discussion: """
+            The secret key comes from --secret-key or HIMETRICA_SECRET_KEY, the base URL from \
+            --endpoint or HIMETRICA_ENDPOINT (default https://app.himetrica.com/api/v1). Each \
+            command waits for delivery. Exit status: 0 delivered, 1 refused by the server, \
+            2 invalid input, 3 not delivered in time.
+            """,
+        version: Version.string,
+        subcommands: [Track.self, Identify.self, UserId.self])
+}
+
+/// Options every subcommand takes.
+struct ConnectionOptions: ParsableArguments {
+    @Option(help: "Secret key (hm_sk_...). Default: $HIMETRICA_SECRET_KEY.")
+    var secretKey: String?
+
+    @Option(help: "API base URL. Default: $HIMETRICA_ENDPOINT or https://app.himetrica.com/api/v1.")
+    var endpoint: String?
+
+    @Option(help: "Seconds to wait for delivery.")
+    var timeout: Double = 30
+
+    @Flag(help: "Print the outcome as JSON.")
+    var json = false
+}
+
+/// Who a call is about.
+struct IdentityOptions: ParsableArguments {
+    @Option(help: "Himetrica user id (hm_usr_...).")
+    var userId: String?
+
+    @Option(help: "An email the visitor was identified with.")
+    var email: String?
+
+    @Option(help: "Browser visitor id.")
+    var visitorId: String?
+
+    func identity() throws(HimetricaRules.ValidationError) -> Identity {
+        try Identity.exactlyOne(userId: userId, email: email, visitorId: visitorId)
+    }
+}
+
+struct Track: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Track a custom event.")
+
+    @Argument(help: "Event name (letters, digits, '_' and '-').")
+    var event: String
+
+    @OptionGroup var who: IdentityOptions
+
+    @Option(name: .customLong("prop"), help: "A property as key=value (repeatable; value as JSON if it parses, else text).")
+    var props: [String] = []
+
+    @Option(help: "Properties as a JSON object.")
+    var properties: String?
+
+    @Option(help: "\"latest\" or \"new\".")
+    var session: String?
+
+    @Option(help: "ISO 8601 timestamp (default: now).")
+    var timestamp: String?
+
+    @OptionGroup var connection: ConnectionOptions
+
+    func run() async throws {
+        try await Runner(connection).deliver(.track) { client throws(HimetricaError) in
+            let identity = try invalidAsError { () throws(HimetricaRules.ValidationError) in try who.identity() }
+            let parsedSession = try invalidAsError { () throws(HimetricaRules.ValidationError) -> Session? in
+                guard let session else { return nil }
+                return try Session.parse(session)
+            }
+            try invalidAsError { () throws(HimetricaRules.ValidationError) -> Void in
+                if let timestamp { try Timestamp.validate(timestamp) }
+            }
+            let date = timestamp.flatMap { ISO8601DateFormatter.withFractions.date(from: $0) ?? ISO8601DateFormatter().date(from: $0) }
+            if let properties = try mergedProperties() {
+                try client.track(event, identity: identity, propertiesJSON: properties, timestamp: date, session: parsedSession)
+            } else {
+                try client.track(event, identity: identity, timestamp: date, session: parsedSession)
+            }
+        }
+    }
+
+    /// `--properties` with each `--prop` added, as JSON text; nil when neither is given.
+    private func mergedProperties() throws(HimetricaError) -> String? {
+        guard properties != nil || !props.isEmpty else { return nil }
+        var members: [String] = []
+        if let properties {
+            let compact = try invalidAsError { () throws(HimetricaRules.ValidationError) in
+                try JSONText.compactObject(properties, field: "properties")
+            }
+            let inner = String(decoding: compact.dropFirst().dropLast(), as: UTF8.self)
+            if !inner.isEmpty { members.append(inner) }
+        }
+        for prop in props {
+            guard let equals = prop.firstIndex(of: "=") else {
+                throw .invalid(HimetricaRules.ValidationError(field: "--prop", rule: "must be key=value"))
+            }
+            var writer = JSONWriter()
+            writer.string(String(prop[..<equals]))
+            writer.raw(":")
+            let value = String(prop[prop.index(after: equals)...])
+            if let scalar = try? JSONText.compactObject("{\"v\":\(value)}", field: "--prop"),
+                !value.hasPrefix("{"), !value.hasPrefix("[")
+            {
+                writer.raw(Array(scalar.dropFirst(5).dropLast()))
+            } else {
+                writer.string(value)
+            }
+            members.append(String(decoding: writer.bytes, as: UTF8.self))
+        }
+        return "{" + members.joined(separator: ",") + "}"
+    }
+}
+
+struct Identify: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Update a visitor's traits.")
+
+    @OptionGroup var who: IdentityOptions
+
+    @Option(help: "Traits as a JSON object, e.g. '{\"name\":\"Jane\",\"email\":\"jane@example.com\"}'.")
+    var traits: String
+
+    @OptionGroup var connection: ConnectionOptions
+
+    func run() async throws {
+        try await Runner(connection).deliver(.identify) { client throws(HimetricaError) in
+            let identity = try invalidAsError { () throws(HimetricaRules.ValidationError) in try who.identity() }
+            try client.identify(identity, traitsJSON: traits)
+        }
+    }
+}
+
+struct UserId: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "user-id", abstract: "Resolve a browser visitor id to Himetrica's user id.")
+
+    @Argument(help: "The browser visitor id.")
+    var visitor: String
+
+    @OptionGroup var connection: ConnectionOptions
+
+    func run() async throws {
+        let runner = Runner(connection)
+        let client = try runner.client()
+        do {
+            let userId = try await client.userId(forVisitor: visitor, timeout: .milliseconds(Int64(connection.timeout * 1000)))
+            runner.print(ok: true, text: userId, json: ["userId": .string(userId)])
+        } catch {
+            runner.fail(error)
+        }
+    }
+}
+
+/// Creates the client, runs one call, waits for its delivery and exits with its outcome.
+struct Runner {
+    let options: ConnectionOptions
+    private let outcome = OutcomeBox()
+
+    init(_ options: ConnectionOptions) { self.options = options }
+
+    func client() throws -> HimetricaClient {
+        let environment = ProcessInfo.processInfo.environment
+        guard let key = options.secretKey ?? environment["HIMETRICA_SECRET_KEY"] else {
+            fail(HimetricaError.invalid(HimetricaRules.ValidationError(field: "secretKey", rule: "is required (--secret-key or HIMETRICA_SECRET_KEY)")))
+        }
+        var configuration = Configuration()
+        configuration.surface = "cli"
+        if let endpoint = options.endpoint ?? environment["HIMETRICA_ENDPOINT"] { configuration.endpoint = endpoint }
+        configuration.onDelivery = { [outcome] in outcome.set($0) }
+        do {
+            return try HimetricaClient(secretKey: key, configuration: configuration)
+        } catch {
+            fail(HimetricaError.invalid(error))
+        }
+    }
+
+    func deliver(_ endpoint: Endpoint, _ call: (HimetricaClient) throws(HimetricaError) -> Void) async throws {
+        let client = try client()
+        do throws(HimetricaError) {
+            try call(client)
+        } catch {
+            fail(error)
+        }
+        let result = await client.flush(timeout: .milliseconds(Int64(options.timeout * 1000)))
+        guard result.completed, let delivery = outcome.value else {
+            fail(HimetricaError.timeout)
+        }
+        let summary: [String: JSONValue] = [
+            "endpoint": .string(delivery.endpoint.name), "outcome": .string("\(delivery.outcome)"),
+            "status": .int(Int64(delivery.status)), "attempts": .int(Int64(delivery.attempts)),
+        ]
+        if delivery.outcome == .delivered {
+            print(ok: true, text: "delivered \(endpoint.name) (HTTP \(delivery.status))", json: summary)
+        } else {
+            var failed = summary
+            failed["error"] = .string(delivery.message ?? "")
+            print(ok: false, text: "not delivered: \(delivery.outcome) \(delivery.message ?? "")", json: failed)
+            exit(delivery.outcome == .rejected ? 1 : 3)
+        }
+    }
+
+    func print(ok: Bool, text: String, json: [String: JSONValue]) {
+        var object = json
+        object["ok"] = .bool(ok)
+        let line = options.json
+            ? String(decoding: (try? JSONWriter.object(.object(object), field: "output")) ?? [], as: UTF8.self)
+            : text
+        Swift.print(line)
+    }
+
+    func fail(_ error: Error) -> Never {
+        let status: Int32
+        switch error as? HimetricaError {
+        case .invalid?: status = 2
+        case .rejected?, .notFound?, .unauthorized?: status = 1
+        default: status = 3
+        }
+        let message = "\(error)"
+        if options.json {
+            print(ok: false, text: message, json: ["error": .string(message)])
+        } else {
+            FileHandle.standardError.write(Data("himetrica: \(message)\n".utf8))
+        }
+        exit(status)
+    }
+}
+
+/// Turns a broken rule into the CLI's error.
+func invalidAsError<T>(_ body: () throws(HimetricaRules.ValidationError) -> T) throws(HimetricaError) -> T {
+    do throws(HimetricaRules.ValidationError) {
+        return try body()
+    } catch {
+        throw .invalid(error)
+    }
+}
+
+/// The delivery the callback saw.
+final class OutcomeBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var delivery: Delivery?
+
+    var value: Delivery? { lock.withLock { delivery } }
+    func set(_ delivery: Delivery) { lock.withLock { self.delivery = delivery } }
+}
+
+extension ISO8601DateFormatter {
+    /// A formatter that accepts fractional seconds.
+    static var withFractions: ISO8601DateFormatter {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter
+    }
+}

@@ -1,1 +1,0 @@
-print("himetrica: not yet built")
