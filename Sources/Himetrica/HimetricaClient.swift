@@ -88,31 +88,34 @@ public final class HimetricaClient: Sendable {
     /// Queues an update of a visitor's traits: `name`, `email`, `userId` (your own stable id,
     /// for cross-device merging) and any others, stored as metadata.
     public func identify(_ identity: Identity, traits: JSONValue) throws(HimetricaError) {
-        let body = try Self.checked { () throws(ValidationError) in
-            try RequestBody.identify(
-                identity: identity,
-                traits: try JSONWriter.object(traits, field: "traits", stringMembers: RequestBody.namedTraits))
+        try enqueueIdentify(identity) { () throws(ValidationError) in
+            try JSONWriter.object(traits, field: "traits", stringMembers: RequestBody.namedTraits)
         }
-        try engine.enqueue(.identify, identity: identity, body: body)
     }
 
     /// Queues an update of a visitor's traits given as JSON text (an object).
     public func identify(_ identity: Identity, traitsJSON: String) throws(HimetricaError) {
-        let body = try Self.checked { () throws(ValidationError) in
-            try RequestBody.identify(
-                identity: identity,
-                traits: try JSONText.compactObject(traitsJSON, field: "traits", stringMembers: RequestBody.namedTraits))
+        try enqueueIdentify(identity) { () throws(ValidationError) in
+            try JSONText.compactObject(traitsJSON, field: "traits", stringMembers: RequestBody.namedTraits)
         }
-        try engine.enqueue(.identify, identity: identity, body: body)
     }
 
     /// Queues an update of a visitor's traits given as any `Encodable` object.
     public func identify(_ identity: Identity, traits: some Encodable) throws(HimetricaError) {
         let json = try Self.encode(traits, field: "traits", stringMembers: RequestBody.namedTraits)
+        try enqueueIdentify(identity) { () throws(ValidationError) in json }
+    }
+
+    /// Builds an identify body from checked traits and queues it, ordered before later
+    /// requests by the email it sets.
+    private func enqueueIdentify(_ identity: Identity, traits: () throws(ValidationError) -> [UInt8]) throws(HimetricaError) {
+        var json: [UInt8] = []
         let body = try Self.checked { () throws(ValidationError) in
-            try RequestBody.identify(identity: identity, traits: json)
+            json = try traits()
+            return try RequestBody.identify(identity: identity, traits: json)
         }
-        try engine.enqueue(.identify, identity: identity, body: body)
+        try engine.enqueue(
+            .identify, identity: identity, body: body, linked: RequestBody.linkedIdentity(identity: identity, traits: json))
     }
 
     /// Resolves a browser visitor id (the tracker's `hm_vid`) to Himetrica's user id

@@ -87,19 +87,21 @@ final class ClientBox {
     _ traits_json: UnsafePointer<CChar>?
 ) -> hm_status {
     do throws(HimetricaError) {
-        let engine: Engine, identity: Identity, body: [UInt8]
+        let engine: Engine, identity: Identity, traits: [UInt8], body: [UInt8]
         do throws(ValidationError) {
             engine = try ClientBox.from(client).engine
             identity = try readIdentity(user_id, email, visitor_id)
             guard let text = CString.bytes(traits_json) else {
                 throw ValidationError(field: "traits", rule: "is required")
             }
-            let traits = try JSONText.compactObject(text, field: "traits", stringMembers: RequestBody.namedTraits)
+            traits = try JSONText.compactObject(text, field: "traits", stringMembers: RequestBody.namedTraits)
             body = try RequestBody.identify(identity: identity, traits: traits)
         } catch {
             throw .invalid(error)
         }
-        try engine.enqueue(.identify, identity: identity, body: body)
+        try engine.enqueue(
+            .identify, identity: identity, body: body,
+            linked: RequestBody.linkedIdentity(identity: identity, traits: traits))
         return LastError.ok()
     } catch {
         return LastError.fail(error)

@@ -41,6 +41,84 @@ public enum JSONText {
         return try result.get()
     }
 
+    /// The decoded value of top-level string member `key` in a compact object produced by
+    /// ``compactObject(_:field:stringMembers:)`` or ``JSONWriter``; nil if absent or not a string.
+    public static func topLevelString(_ key: String, in compact: [UInt8]) -> String? {
+        var depth = 0
+        var i = 0
+        var expectKey = false
+        while i < compact.count {
+            let c = compact[i]
+            switch c {
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                depth += 1
+                expectKey = depth == 1 && c == UInt8(ascii: "{")
+                i += 1
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                depth -= 1
+                i += 1
+            case UInt8(ascii: ","):
+                expectKey = depth == 1
+                i += 1
+            case UInt8(ascii: "\""):
+                let (text, end) = decodeString(compact, from: i)
+                i = end
+                if expectKey {
+                    expectKey = false
+                    // `"key":"value"` at depth 1.
+                    if text == key, i + 1 < compact.count, compact[i] == UInt8(ascii: ":"), compact[i + 1] == UInt8(ascii: "\"") {
+                        return decodeString(compact, from: i + 1).text
+                    }
+                }
+            default:
+                i += 1
+            }
+        }
+        return nil
+    }
+
+    /// Decodes the JSON string literal starting at `start` (its opening quote); returns its text
+    /// and the index just past its closing quote. The literal must be valid.
+    static func decodeString(_ bytes: [UInt8], from start: Int) -> (text: String, end: Int) {
+        var out: [UInt8] = []
+        var units: [UInt16] = []
+        var i = start + 1
+        func flushUnits() {
+            if !units.isEmpty {
+                out += Array(String(decoding: units, as: UTF16.self).utf8)
+                units = []
+            }
+        }
+        while i < bytes.count, bytes[i] != UInt8(ascii: "\"") {
+            if bytes[i] == UInt8(ascii: "\\"), i + 1 < bytes.count {
+                let e = bytes[i + 1]
+                if e == UInt8(ascii: "u"), i + 5 < bytes.count,
+                    let unit = UInt16(String(decoding: bytes[(i + 2)...(i + 5)], as: UTF8.self), radix: 16)
+                {
+                    units.append(unit)
+                    i += 6
+                    continue
+                }
+                flushUnits()
+                switch e {
+                case UInt8(ascii: "n"): out.append(0x0A)
+                case UInt8(ascii: "r"): out.append(0x0D)
+                case UInt8(ascii: "t"): out.append(0x09)
+                case UInt8(ascii: "b"): out.append(0x08)
+                case UInt8(ascii: "f"): out.append(0x0C)
+                default: out.append(e)
+                }
+                i += 2
+            } else {
+                flushUnits()
+                out.append(bytes[i])
+                i += 1
+            }
+        }
+        flushUnits()
+        return (String(decoding: out, as: UTF8.self), i + 1)
+    }
+
     /// Checks that `bytes` are valid UTF-8 with no NUL, for a text field taken from C.
     public static func isValidUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         var scanner = Scanner(input: bytes)

@@ -46,6 +46,15 @@ public enum RequestBody {
         return w.bytes
     }
 
+    /// The identity whose later requests must wait for this identify: the email it sets
+    /// (`traits.email`), since tracking by email needs the identify done first. Nil when the
+    /// traits set no email or the identify is by that email already.
+    public static func linkedIdentity(identity: Identity, traits: [UInt8]) -> Identity? {
+        guard let email = JSONText.topLevelString("email", in: traits), !email.isEmpty else { return nil }
+        let linked = Identity.email(email)
+        return linked == identity ? nil : linked
+    }
+
     private static func identityMember(_ identity: Identity, into w: inout JSONWriter) {
         switch identity {
         case .userId(let v): w.key("userId"); w.string(v)

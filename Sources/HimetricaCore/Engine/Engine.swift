@@ -33,6 +33,7 @@ public final class Engine: @unchecked Sendable {
     private var idleWaiters: [(deadline: UInt64, done: @Sendable (FlushResult) -> Void)] = []
     private var lookupWaiters: [String: [(deadline: UInt64, done: @Sendable (Result<String, HimetricaError>) -> Void)]] = [:]
     private var reportedUnauthorized = false
+    private var reportedQueueFull = false
 
     private enum Phase {
         /// Accepting calls and sending.
@@ -76,18 +77,27 @@ public final class Engine: @unchecked Sendable {
 
     /// Queues a `POST /track` or `POST /identify` body (built by ``RequestBody``) for
     /// `identity`. Returns at once.
-    public func enqueue(_ endpoint: Endpoint, identity: Identity, body: [UInt8]) throws(HimetricaError) {
+    ///
+    /// - Parameter linked: an identity whose later requests must wait for this one (see
+    ///   ``RequestBody/linkedIdentity(identity:traits:)``).
+    public func enqueue(_ endpoint: Endpoint, identity: Identity, body: [UInt8], linked: Identity? = nil) throws(HimetricaError) {
         lock.lock()
         guard phase == .running else {
             lock.unlock()
             throw .shutDown
         }
-        let accepted = scheduler.enqueue(endpoint: endpoint, identity: identity, body: body, now: clock.monotonicNanoseconds())
+        let accepted = scheduler.enqueue(
+            endpoint: endpoint, identity: identity, body: body, linked: linked, now: clock.monotonicNanoseconds())
         let wake = startThreadAndRequestWake()
+        // Warn once each time the queue fills up, not once per refused call.
+        let warn = !accepted && !reportedQueueFull
+        reportedQueueFull = !accepted
         lock.unlock()
         if wake { transport.wakeup() }
         guard accepted else {
-            logger.warning("himetrica: queue full (\(configuration.queueCapacity) requests); call dropped")
+            if warn {
+                logger.warning("queue full (\(configuration.queueCapacity) requests); calls are dropped until it drains")
+            }
             throw .queueFull
         }
     }
@@ -246,7 +256,7 @@ public final class Engine: @unchecked Sendable {
             thread = id
         } else {
             Unmanaged<Engine>.fromOpaque(context).release()
-            logger.error("himetrica: could not start the flush thread (pthread_create: \(rc))")
+            logger.error("could not start the flush thread (pthread_create: \(rc))")
         }
     }
 
@@ -313,14 +323,14 @@ public final class Engine: @unchecked Sendable {
             let logger = logger
             log = {
                 logger.error(
-                    "himetrica: the server refused the secret key (401 Unauthorized); every request with this key will fail. Check HIMETRICA_SECRET_KEY.")
+                    "the server refused the secret key (401 Unauthorized); every request with this key will fail. Check HIMETRICA_SECRET_KEY.")
             }
         } else if let retryIn = completion.retryIn {
             let logger = logger
             let status = response.status
             let error = response.error
             log = {
-                logger.debug("himetrica: retrying in \(Double(retryIn) / 1e9) s after \(error ?? "HTTP \(status)")")
+                logger.debug("retrying in \(Double(retryIn) / 1e9) s after \(error ?? "HTTP \(status)")")
             }
         }
         if let lookup = completion.lookup {
@@ -366,11 +376,11 @@ public final class Engine: @unchecked Sendable {
             case .delivered: break
             case .rejected where delivery.status == 401: break  // logged once, loudly
             case .rejected:
-                logger.warning("himetrica: \(delivery.endpoint.name) rejected: \(delivery.message ?? "")")
+                logger.warning("\(delivery.endpoint.name) rejected: \(delivery.message ?? "")")
             case .gaveUp:
-                logger.error("himetrica: \(delivery.endpoint.name) gave up after \(delivery.attempts) attempts: \(delivery.message ?? "")")
+                logger.error("\(delivery.endpoint.name) gave up after \(delivery.attempts) attempts: \(delivery.message ?? "")")
             case .dropped:
-                logger.warning("himetrica: \(delivery.endpoint.name) dropped at shutdown")
+                logger.warning("\(delivery.endpoint.name) dropped at shutdown")
             }
             configuration.onDelivery?(delivery)
         }

@@ -13,6 +13,9 @@ struct Job {
     /// Monotonic time it was queued.
     let enqueuedAt: UInt64
     var attempts = 0
+    /// Set on a placeholder: it holds its lane until job `placeholderFor` (in another lane)
+    /// has an outcome, and is never sent itself.
+    var placeholderFor: UInt64?
 }
 
 /// An HTTP answer, or the lack of one, as the transport reports it.
@@ -75,6 +78,10 @@ struct Scheduler {
     /// Lanes (or lookups) waiting out a backoff.
     private var backoff = TimerHeap<Waiting>()
     private var inFlight: [UInt64: Job] = [:]
+    /// Jobs that also hold a placeholder in another lane: job id → that lane.
+    private var placeholderLanes: [UInt64: Identity] = [:]
+    /// Jobs with an outcome whose placeholder has not reached the head of its lane yet.
+    private var finishedWithPlaceholder: Set<UInt64> = []
     private var lookupsPending = 0
     private var nextId: UInt64 = 1
 
@@ -108,7 +115,10 @@ struct Scheduler {
 
     /// Queues a track or identify body for `identity`. False (and counted as dropped) when the
     /// queue is full.
-    mutating func enqueue(endpoint: Endpoint, identity: Identity, body: [UInt8], now: UInt64) -> Bool {
+    ///
+    /// - Parameter linked: another identity whose later requests must wait for this one, e.g.
+    ///   the email an identify sets: a track by that email needs the identify done first.
+    mutating func enqueue(endpoint: Endpoint, identity: Identity, body: [UInt8], linked: Identity? = nil, now: UInt64) -> Bool {
         stats.queued += 1
         guard pendingEvents < capacity else {
             stats.dropped += 1
@@ -116,6 +126,17 @@ struct Scheduler {
         }
         let job = Job(id: takeId(), endpoint: endpoint, lane: identity, body: body, visitorId: nil, enqueuedAt: now)
         stats.queueDepth += 1
+        append(job, to: identity)
+        if let linked, linked != identity {
+            var placeholder = Job(id: takeId(), endpoint: endpoint, lane: linked, body: [], visitorId: nil, enqueuedAt: now)
+            placeholder.placeholderFor = job.id
+            placeholderLanes[job.id] = linked
+            append(placeholder, to: linked)
+        }
+        return true
+    }
+
+    private mutating func append(_ job: Job, to identity: Identity) {
         if var lane = lanes[identity] {
             lane.push(job)
             lanes[identity] = lane
@@ -123,9 +144,8 @@ struct Scheduler {
             var lane = FIFO<Job>()
             lane.push(job)
             lanes[identity] = lane
-            readyLanes[endpoint.rawValue].push(identity)
+            if job.placeholderFor == nil { readyLanes[job.endpoint.rawValue].push(identity) }
         }
-        return true
     }
 
     /// Queues a user-id lookup. False when too many are pending.
@@ -235,6 +255,13 @@ struct Scheduler {
             endpoint: job.endpoint, outcome: outcome, status: response.status, attempts: job.attempts,
             body: job.body, message: outcome == .delivered ? nil : Self.describe(response))
         advance(lane)
+        if let linked = placeholderLanes.removeValue(forKey: job.id) {
+            if lanes[linked]?.first?.placeholderFor == job.id {
+                advance(linked)
+            } else {
+                finishedWithPlaceholder.insert(job.id)
+            }
+        }
         return completion
     }
 
@@ -254,7 +281,9 @@ struct Scheduler {
             }
         }
         for job in inFlight.values where job.lane == nil { drop(job) }
-        for lane in lanes.values { for job in lane.drainCopy() { drop(job) } }
+        for lane in lanes.values { for job in lane.drainCopy() where job.placeholderFor == nil { drop(job) } }
+        placeholderLanes = [:]
+        finishedWithPlaceholder = []
         for case .lookup(let job) in backoff.drain() { drop(job) }
         for job in readyLookups.drain() { drop(job) }
         lanes = [:]
@@ -284,13 +313,17 @@ struct Scheduler {
         blockedUntil[endpoint.rawValue] = max(blockedUntil[endpoint.rawValue], until)
     }
 
-    /// The lane's head has its outcome: the next request of that identity may go.
+    /// The lane's head has its outcome: the next request of that identity may go, unless it is
+    /// a placeholder still waiting for its job (finished placeholders are skipped).
     private mutating func advance(_ identity: Identity) {
         guard var lane = lanes[identity] else { return }
         _ = lane.pop()
+        while let next = lane.first, let awaited = next.placeholderFor, finishedWithPlaceholder.remove(awaited) != nil {
+            _ = lane.pop()
+        }
         if let next = lane.first {
             lanes[identity] = lane
-            readyLanes[next.endpoint.rawValue].push(identity)
+            if next.placeholderFor == nil { readyLanes[next.endpoint.rawValue].push(identity) }
         } else {
             lanes[identity] = nil
         }
