@@ -82,6 +82,13 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
-        .testTarget(name: "HimetricaIntegrationTests", dependencies: ["Himetrica"]),
+        .testTarget(
+            name: "HimetricaIntegrationTests",
+            dependencies: [
+                "Himetrica",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
     ]
 )
