@@ -77,3 +77,11 @@ import Testing
         }
     }
 }
+
+@Suite struct JSONTextMessageTests {
+    /// Any value starting with N or I is reported as a non-finite number (current behaviour).
+    @Test func wordsStartingWithNOrI() {
+        #expect(message { _ = try compact(#"{"a":None}"#) } == "properties.a: numbers must be finite (no NaN or Infinity)")
+        #expect(message { _ = try compact(#"{"a":-Inf}"#) } == "properties.a: numbers must be finite (no NaN or Infinity)")
+    }
+}
