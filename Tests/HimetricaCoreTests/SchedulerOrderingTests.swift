@@ -87,7 +87,7 @@ struct SchedulerOrderingTests {
     func parallelUpToCap() {
         var scheduler = makeScheduler { $0.maxInFlight = 4 }
         for i in 0..<10 {
-            #expect(scheduler.enqueue(endpoint: .track, identity: .visitorId("v\(i)"), body: body("\(i)"), now: 0))
+            #expect(scheduler.enqueue(endpoint: .track, identity: .visitorId("v\(i)"), body: body("\(i)"), now: 0) == true)
         }
         let first = scheduler.takeStartable(now: 0)
         #expect(first.map { text($0.body) } == ["0", "1", "2", "3"])

@@ -9,22 +9,22 @@ struct SchedulerStatsTests {
     func overflow() throws {
         var scheduler = makeScheduler { $0.queueCapacity = 5; $0.maxInFlight = 2 }
         for i in 0..<5 {
-            #expect(scheduler.enqueue(endpoint: .track, identity: .visitorId("v\(i)"), body: body("\(i)"), now: 0))
+            #expect(scheduler.enqueue(endpoint: .track, identity: .visitorId("v\(i)"), body: body("\(i)"), now: 0) == true)
         }
-        #expect(!scheduler.enqueue(endpoint: .track, identity: .visitorId("x"), body: body("x"), now: 0))
+        #expect(scheduler.enqueue(endpoint: .track, identity: .visitorId("x"), body: body("x"), now: 0) == false)
         #expect(scheduler.stats.queued == 6)
         #expect(scheduler.stats.dropped == 1)
         #expect(scheduler.stats.queueDepth == 5)
         // In-flight requests count against the capacity too.
         let started = scheduler.takeStartable(now: 0)
         #expect(started.count == 2)
-        #expect(!scheduler.enqueue(endpoint: .identify, identity: .visitorId("y"), body: body("y"), now: 0))
+        #expect(scheduler.enqueue(endpoint: .identify, identity: .visitorId("y"), body: body("y"), now: 0) == false)
         #expect(scheduler.stats.dropped == 2)
         // An outcome frees a place.
         var rng = SplitMix64(seed: 1)
         scheduler.finish(started[0], status: 202, now: 0, rng: &rng)
-        #expect(scheduler.enqueue(endpoint: .identify, identity: .visitorId("y"), body: body("y"), now: 0))
-        #expect(!scheduler.enqueue(endpoint: .identify, identity: .visitorId("z"), body: body("z"), now: 0))
+        #expect(scheduler.enqueue(endpoint: .identify, identity: .visitorId("y"), body: body("y"), now: 0) == true)
+        #expect(scheduler.enqueue(endpoint: .identify, identity: .visitorId("z"), body: body("z"), now: 0) == false)
         #expect(scheduler.stats.queued == 9)
         #expect(scheduler.stats.dropped == 3)
         #expect(scheduler.statsAddUp)
@@ -45,9 +45,9 @@ struct SchedulerStatsTests {
     @Test("lookups have their own bound and do not count as queued events")
     func lookupBound() {
         var scheduler = makeScheduler { $0.queueCapacity = 2 }
-        #expect(scheduler.enqueueLookup(visitorId: "a", now: 0))
-        #expect(scheduler.enqueueLookup(visitorId: "b", now: 0))
-        #expect(!scheduler.enqueueLookup(visitorId: "c", now: 0))
+        #expect(scheduler.enqueueLookup(visitorId: "a", now: 0) == true)
+        #expect(scheduler.enqueueLookup(visitorId: "b", now: 0) == true)
+        #expect(scheduler.enqueueLookup(visitorId: "c", now: 0) == false)
         #expect(scheduler.stats.queued == 0)
         #expect(scheduler.pendingEvents == 0)
         #expect(!scheduler.isIdle)
@@ -102,7 +102,7 @@ struct SchedulerStatsTests {
         #expect(started.count == 2)
         // One goes into backoff, one stays in flight.
         #expect(scheduler.finish(started[0], status: 503, now: 0, rng: &rng).retryIn != nil)
-        #expect(scheduler.enqueueLookup(visitorId: "lookup-1", now: 0))
+        #expect(scheduler.enqueueLookup(visitorId: "lookup-1", now: 0) == true)
         #expect(scheduler.statsAddUp)
         let (deliveries, lookups) = scheduler.dropAll()
         #expect(deliveries.count == 6)

@@ -12,7 +12,7 @@ struct UserIdTests {
             _ = scheduler.enqueue(endpoint: .track, identity: .visitorId("t\(i)"), body: body("t\(i)"), now: 0)
         }
         _ = scheduler.enqueue(endpoint: .identify, identity: .visitorId("i"), body: body("i"), now: 0)
-        #expect(scheduler.enqueueLookup(visitorId: "visitor-1", now: 0))
+        #expect(scheduler.enqueueLookup(visitorId: "visitor-1", now: 0) == true)
         var rng = SplitMix64(seed: 1)
         var order: [String] = []
         var now: UInt64 = 0
