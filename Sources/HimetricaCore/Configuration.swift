@@ -113,6 +113,7 @@ public struct Configuration: Sendable {
             guard let v = Int(value.trimmingSpaces) else { throw ValidationError(field: field, rule: "must be an integer") }
             return v
         }
+        let previous = self
         switch name {
         case "endpoint": endpoint = value
         case "queue_capacity": queueCapacity = try integer(name)
@@ -140,7 +141,12 @@ public struct Configuration: Sendable {
         default:
             throw ValidationError(field: name, rule: "is not a known option")
         }
-        try validate()
+        do throws(ValidationError) {
+            try validate()
+        } catch {
+            self = previous
+            throw error
+        }
     }
 
     private static func parseRateLimit(_ text: String, field: String) throws(ValidationError) -> RateLimit? {
