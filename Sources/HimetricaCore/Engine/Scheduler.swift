@@ -201,11 +201,12 @@ struct Scheduler {
         {
             block(job.endpoint, until: now &+ exhausted)
         }
+        // The server asked the whole endpoint to wait, whether or not this request retries.
+        if let serverDelay, response.status == 429 || response.status == 503 {
+            block(job.endpoint, until: now &+ serverDelay)
+        }
         if classification == .retriable, retry.allowsRetry(attempts: job.attempts, enqueuedAt: job.enqueuedAt, now: now) {
             let delay = retry.delay(attempts: job.attempts, serverDelay: serverDelay, using: &rng)
-            if let serverDelay, response.status == 429 || response.status == 503 {
-                block(job.endpoint, until: now &+ serverDelay)
-            }
             completion.retryIn = delay
             if let lane = job.lane {
                 stats.inFlight -= 1
