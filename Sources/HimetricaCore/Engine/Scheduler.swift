@@ -255,7 +255,8 @@ struct Scheduler {
             }
         }
         for job in inFlight.values where job.lane == nil { drop(job) }
-        for lane in lanes.values { for job in lane.drainCopy() { drop(job) } }
+        // A lane's head in flight is newer in `inFlight` (its attempts count the one under way).
+        for lane in lanes.values { for job in lane.drainCopy() { drop(inFlight[job.id] ?? job) } }
         for case .lookup(let job) in backoff.drain() { drop(job) }
         for job in readyLookups.drain() { drop(job) }
         lanes = [:]
