@@ -85,7 +85,8 @@ public struct Configuration: Sendable {
         ] {
             try check(value.isFinite && value >= 0 && value <= 86400, name, "must be between 0 and 86400 seconds")
         }
-        try check(connectTimeout > 0 && requestTimeout > 0, "request_timeout", "must be more than 0 seconds")
+        try check(connectTimeout > 0, "connect_timeout", "must be more than 0 seconds")
+        try check(requestTimeout > 0, "request_timeout", "must be more than 0 seconds")
         try check((0...10_000_000).contains(userIdCacheCapacity), "user_id_cache_capacity", "must be between 0 and 10000000")
         try check((1024...(64 << 20)).contains(maxResponseBytes), "max_response_bytes", "must be between 1024 and 67108864")
         for (endpoint, limit) in rateLimits {
@@ -112,6 +113,7 @@ public struct Configuration: Sendable {
             guard let v = Int(value.trimmingSpaces) else { throw ValidationError(field: field, rule: "must be an integer") }
             return v
         }
+        let previous = self
         switch name {
         case "endpoint": endpoint = value
         case "queue_capacity": queueCapacity = try integer(name)
@@ -139,7 +141,12 @@ public struct Configuration: Sendable {
         default:
             throw ValidationError(field: name, rule: "is not a known option")
         }
-        try validate()
+        do throws(ValidationError) {
+            try validate()
+        } catch {
+            self = previous
+            throw error
+        }
     }
 
     private static func parseRateLimit(_ text: String, field: String) throws(ValidationError) -> RateLimit? {

@@ -221,11 +221,12 @@ struct Scheduler {
         {
             block(job.endpoint, until: now &+ exhausted)
         }
+        // The server asked the whole endpoint to wait, whether or not this request retries.
+        if let serverDelay, response.status == 429 || response.status == 503 {
+            block(job.endpoint, until: now &+ serverDelay)
+        }
         if classification == .retriable, retry.allowsRetry(attempts: job.attempts, enqueuedAt: job.enqueuedAt, now: now) {
             let delay = retry.delay(attempts: job.attempts, serverDelay: serverDelay, using: &rng)
-            if let serverDelay, response.status == 429 || response.status == 503 {
-                block(job.endpoint, until: now &+ serverDelay)
-            }
             completion.retryIn = delay
             if let lane = job.lane {
                 stats.inFlight -= 1
@@ -281,7 +282,10 @@ struct Scheduler {
             }
         }
         for job in inFlight.values where job.lane == nil { drop(job) }
-        for lane in lanes.values { for job in lane.drainCopy() where job.placeholderFor == nil { drop(job) } }
+        // A lane's head in flight is newer in `inFlight` (its attempts count the one under way).
+        for lane in lanes.values {
+            for job in lane.drainCopy() where job.placeholderFor == nil { drop(inFlight[job.id] ?? job) }
+        }
         placeholderLanes = [:]
         finishedWithPlaceholder = []
         for case .lookup(let job) in backoff.drain() { drop(job) }
