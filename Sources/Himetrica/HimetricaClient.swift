@@ -48,7 +48,7 @@ public final class HimetricaClient: Sendable {
                 properties: try properties.map { (value) throws(ValidationError) in
                     try JSONWriter.object(value, field: "properties")
                 },
-                timestamp: timestamp.map(Self.iso8601), session: session,
+                timestamp: try Self.iso8601(timestamp), session: session,
                 capturedAtMilliseconds: Clock().unixMilliseconds())
         }
         try engine.enqueue(.track, identity: identity, body: body)
@@ -64,7 +64,7 @@ public final class HimetricaClient: Sendable {
         let body = try Self.checked { () throws(ValidationError) in
             try RequestBody.track(
                 eventName: eventName, identity: identity, properties: json,
-                timestamp: timestamp.map(Self.iso8601), session: session,
+                timestamp: try Self.iso8601(timestamp), session: session,
                 capturedAtMilliseconds: Clock().unixMilliseconds())
         }
         try engine.enqueue(.track, identity: identity, body: body)
@@ -79,7 +79,7 @@ public final class HimetricaClient: Sendable {
             try RequestBody.track(
                 eventName: eventName, identity: identity,
                 properties: try JSONText.compactObject(propertiesJSON, field: "properties"),
-                timestamp: timestamp.map(Self.iso8601), session: session,
+                timestamp: try Self.iso8601(timestamp), session: session,
                 capturedAtMilliseconds: Clock().unixMilliseconds())
         }
         try engine.enqueue(.track, identity: identity, body: body)
@@ -175,8 +175,13 @@ public final class HimetricaClient: Sendable {
         }
     }
 
-    private static func iso8601(_ date: Date) -> String {
-        Timestamp.format(unixMilliseconds: Int64((date.timeIntervalSince1970 * 1000).rounded(.down)))
+    private static func iso8601(_ date: Date?) throws(ValidationError) -> String? {
+        guard let date else { return nil }
+        let ms = (date.timeIntervalSince1970 * 1000).rounded(.down)
+        guard ms >= Double(Timestamp.representable.lowerBound), ms <= Double(Timestamp.representable.upperBound) else {
+            throw ValidationError(field: "timestamp", rule: "must be between the years 0001 and 9999")
+        }
+        return try Timestamp.format(unixMilliseconds: Int64(ms))
     }
 }
 

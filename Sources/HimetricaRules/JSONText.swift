@@ -7,7 +7,7 @@
 public enum JSONText {
     /// Validates `text` as the object for `field` and returns its compact form.
     ///
-    /// - Parameter stringMembers: top-level keys whose values must be strings (or null).
+    /// - Parameter stringMembers: top-level keys whose values, when present, must be strings.
     public static func compactObject(
         _ text: UnsafeBufferPointer<UInt8>, field: String, stringMembers: [String] = []
     ) throws(ValidationError) -> [UInt8] {
@@ -170,7 +170,7 @@ public enum JSONText {
             case UInt8(ascii: "f"): try literal("false")
             case UInt8(ascii: "n"): try literal("null")
             case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): try number()
-            case UInt8(ascii: "N"), UInt8(ascii: "I"):
+            case UInt8(ascii: "N") where startsWith("NaN"), UInt8(ascii: "I") where startsWith("Infinity"):
                 throw ValidationError(field: "", rule: "numbers must be finite (no NaN or Infinity)")
             default: throw syntaxError("unexpected character")
             }
@@ -180,7 +180,7 @@ public enum JSONText {
             guard depth <= Limits.maxNestingDepth else { throw JSONWriter.tooDeep(field: "") }
             index += 1
             try emit(UInt8(ascii: "{"))
-            var keys: [Range<Int>] = []
+            var keys: [[UInt8]] = []
             skipWhitespace()
             if peek == UInt8(ascii: "}") {
                 index += 1
@@ -189,9 +189,13 @@ public enum JSONText {
             while true {
                 skipWhitespace()
                 guard peek == UInt8(ascii: "\"") else { throw syntaxError("expected a string key") }
-                let key = try string()
-                let name = String(decoding: output[key].dropFirst().dropLast(), as: UTF8.self)
-                if keys.contains(where: { output[$0].elementsEqual(output[key]) }) {
+                let written = try string()
+                // Compare keys as decoded text, so `"a"` and `"\u0061"` are the same key.
+                let key = output[written].contains(UInt8(ascii: "\\"))
+                    ? Array(JSONText.decodeString(Array(output[written]), from: 0).text.utf8)
+                    : Array(output[written].dropFirst().dropLast())
+                let name = String(decoding: key, as: UTF8.self)
+                if keys.contains(key) {
                     throw ValidationError(field: ".\(name)", rule: "duplicate key")
                 }
                 keys.append(key)
@@ -201,17 +205,17 @@ public enum JSONText {
                 try emit(UInt8(ascii: ":"))
                 if depth == 1, stringMembers.contains(name) {
                     skipWhitespace()
-                    if peek != UInt8(ascii: "\""), peek != UInt8(ascii: "n") {
+                    if peek != UInt8(ascii: "\"") {
                         throw ValidationError(field: ".\(name)", rule: "must be a string")
                     }
                 }
                 do throws(ValidationError) { try value(depth: depth + 1) } catch { throw error.below(".\(name)") }
                 skipWhitespace()
                 guard let c = peek else { throw syntaxError("unexpected end") }
+                guard c == UInt8(ascii: ",") || c == UInt8(ascii: "}") else { throw syntaxError("expected ',' or '}'") }
                 index += 1
                 try emit(c)
                 if c == UInt8(ascii: "}") { return }
-                guard c == UInt8(ascii: ",") else { throw syntaxError("expected ',' or '}'") }
             }
         }
 
@@ -230,10 +234,10 @@ public enum JSONText {
                 position += 1
                 skipWhitespace()
                 guard let c = peek else { throw syntaxError("unexpected end") }
+                guard c == UInt8(ascii: ",") || c == UInt8(ascii: "]") else { throw syntaxError("expected ',' or ']'") }
                 index += 1
                 try emit(c)
                 if c == UInt8(ascii: "]") { return }
-                guard c == UInt8(ascii: ",") else { throw syntaxError("expected ',' or ']'") }
             }
         }
 
@@ -270,7 +274,13 @@ public enum JSONText {
         mutating func escape() throws(ValidationError) {
             index += 1
             guard let c = peek else { throw syntaxError("unterminated string") }
-            index += 1
+            switch c {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"),
+                UInt8(ascii: "f"), UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"), UInt8(ascii: "u"):
+                index += 1
+            default:
+                throw syntaxError("invalid escape")
+            }
             switch c {
             case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"),
                 UInt8(ascii: "f"), UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
@@ -340,6 +350,14 @@ public enum JSONText {
             return true
         }
 
+        /// Whether the input at the current index starts with `word`.
+        func startsWith(_ word: StaticString) -> Bool {
+            let count = word.utf8CodeUnitCount
+            guard index + count <= input.count else { return false }
+            for i in 0..<count where input[index + i] != word.utf8Start[i] { return false }
+            return true
+        }
+
         mutating func literal(_ word: StaticString) throws(ValidationError) {
             let count = word.utf8CodeUnitCount
             guard index + count <= input.count else { throw syntaxError("unexpected end") }
@@ -358,7 +376,7 @@ public enum JSONText {
                 return index - from
             }
             if peek == UInt8(ascii: "-") { index += 1 }
-            if peek == UInt8(ascii: "I") {
+            if startsWith("Infinity") {
                 throw ValidationError(field: "", rule: "numbers must be finite (no NaN or Infinity)")
             }
             if peek == UInt8(ascii: "0") {

@@ -50,7 +50,7 @@ public struct JSONWriter {
     /// `traits`): it must be an object, numbers finite, nesting and size within ``Limits``.
     /// Object keys are written in sorted order, so equal values give equal bytes.
     ///
-    /// - Parameter stringMembers: top-level keys whose values must be strings (or null).
+    /// - Parameter stringMembers: top-level keys whose values, when present, must be strings.
     public static func object(
         _ value: JSONValue, field: String, stringMembers: [String] = []
     ) throws(ValidationError) -> [UInt8] {
@@ -59,7 +59,7 @@ public struct JSONWriter {
         }
         for key in stringMembers {
             switch members[key] {
-            case nil, .null, .string: continue
+            case nil, .string: continue
             default: throw ValidationError(field: "\(field).\(key)", rule: "must be a string")
             }
         }

@@ -26,7 +26,11 @@ public enum RequestBody {
             w.raw(","); w.key("properties"); w.raw(properties)
         }
         w.raw(","); w.key("timestamp")
-        w.string(timestamp ?? Timestamp.format(unixMilliseconds: capturedAtMilliseconds))
+        if let timestamp {
+            w.string(timestamp)
+        } else {
+            w.string(try Timestamp.format(unixMilliseconds: capturedAtMilliseconds))
+        }
         if let session {
             w.raw(","); w.key("session"); w.string(session.rawValue)
         }

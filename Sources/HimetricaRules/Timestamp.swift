@@ -1,7 +1,8 @@
 /// ISO 8601 timestamps, as the API's `timestamp` field takes them.
 ///
-/// Accepted: the RFC 3339 profile of ISO 8601, `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`
-/// (`t` and `z` in lower case too). Written: UTC with milliseconds, `2026-11-29T19:02:26.123Z`.
+/// Accepted: the RFC 3339 profile of ISO 8601, `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`,
+/// with upper-case `T` and `Z` and seconds up to 59 (the forms every ISO 8601 parser takes).
+/// Written: UTC with milliseconds, `2026-11-29T19:02:26.123Z`, for years 0001 to 9999.
 public enum Timestamp {
     /// Checks that `text` is an ISO 8601 date-time with a time zone.
     public static func validate(_ text: String) throws(ValidationError) {
@@ -12,9 +13,18 @@ public enum Timestamp {
         }
     }
 
+    /// The Unix times (ms) that can be written: 0001-01-01T00:00:00.000Z to 9999-12-31T23:59:59.999Z.
+    public static let representable: ClosedRange<Int64> = -62_135_596_800_000...253_402_300_799_999
+
     /// Formats Unix time in milliseconds as UTC, with milliseconds.
-    public static func format(unixMilliseconds ms: Int64) -> String {
-        var days = ms >= 0 ? ms / 86_400_000 : (ms - 86_399_999) / 86_400_000
+    ///
+    /// - Throws: ``ValidationError`` for a time outside ``representable``.
+    public static func format(unixMilliseconds ms: Int64) throws(ValidationError) -> String {
+        guard representable.contains(ms) else {
+            throw ValidationError(field: "timestamp", rule: "must be between the years 0001 and 9999")
+        }
+        var days = ms / 86_400_000
+        if ms % 86_400_000 < 0 { days -= 1 }
         let msOfDay = ms - days * 86_400_000
         // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
         days += 719_468
@@ -67,11 +77,11 @@ public enum Timestamp {
             return true
         }
         guard let year = number(4), expect("-"), let month = number(2), expect("-"),
-            let day = number(2), expect("Tt "), let hour = number(2), expect(":"),
+            let day = number(2), expect("T"), let hour = number(2), expect(":"),
             let minute = number(2), expect(":"), let second = number(2)
         else { return false }
         guard (1...12).contains(month), day >= 1, day <= daysIn(month: month, year: year),
-            hour <= 23, minute <= 59, second <= 60
+            hour <= 23, minute <= 59, second <= 59
         else { return false }
         if i < s.count, s[i] == UInt8(ascii: ".") {
             i += 1
@@ -79,7 +89,7 @@ public enum Timestamp {
             while i < s.count, s[i] >= UInt8(ascii: "0"), s[i] <= UInt8(ascii: "9") { i += 1 }
             guard i > start, i - start <= 9 else { return false }
         }
-        if i < s.count, s[i] == UInt8(ascii: "Z") || s[i] == UInt8(ascii: "z") {
+        if i < s.count, s[i] == UInt8(ascii: "Z") {
             return i + 1 == s.count
         }
         guard expect("+-"), let offsetHours = number(2), expect(":"), let offsetMinutes = number(2)

@@ -131,7 +131,9 @@ for label, t in [("Feb 30", "2026-02-30T12:00:00Z"), ("Feb 29 in a common year",
                  ("leading space", " 2026-01-31T12:00:00Z"), ("underscore separator", "2026-01-31_12:00:00Z"),
                  ("RFC 1123", "Sat, 31 Jan 2026 12:00:00 GMT"), ("Unix seconds", "1769860800"),
                  ("garbage", "yesterday"), ("empty", ""), ("fullwidth digits", "２０２６-01-31T12:00:00Z"),
-                 ("offset then Z", "2026-01-31T12:00:00+01:00Z"), ("LF at end", "2026-01-31T12:00:00Z\n")]:
+                 ("offset then Z", "2026-01-31T12:00:00+01:00Z"), ("LF at end", "2026-01-31T12:00:00Z\n"),
+                 ("lower-case t and z", "2026-01-31t12:00:00z"), ("space separator", "2026-01-31 12:00:00Z"),
+                 ("leap second", "2026-12-31T23:59:60Z")]:
     track(f"timestamp {label}", TS, timestamp=t)
 track("timestamp invalid UTF-8", "timestamp: must be valid UTF-8", timestampHex="323032362dff")
 
@@ -178,8 +180,8 @@ PR("unquoted key", "{a:1}", syn(P_, "expected a string key", 1))
 PR("single-quoted key", "{'a':1}", syn(P_, "expected a string key", 1))
 PR("single-quoted value", "{\"a\":'x'}", syn(P_ + ".a", "unexpected character", 5))
 PR("trailing comma in object", '{"a":1,}', syn(P_, "expected a string key", 7))
-PR("missing comma between members", '{"a":1 "b":2}', syn(P_, "expected ',' or '}'", 8))
-PR("missing ] in array", '{"a":[1,2}', syn(P_ + ".a", "expected ',' or ']'", 10))
+PR("missing comma between members", '{"a":1 "b":2}', syn(P_, "expected ',' or '}'", 7))
+PR("missing ] in array", '{"a":[1,2}', syn(P_ + ".a", "expected ',' or ']'", 9))
 PR("trailing comma in array", '{"a":[1,]}', syn(P_ + ".a[1]", "unexpected character", 8))
 PR("leading comma in array", '{"a":[,1]}', syn(P_ + ".a[0]", "unexpected character", 6))
 PR("comment", "{/* c */}", syn(P_, "expected a string key", 1))
@@ -192,8 +194,8 @@ PR("unterminated key", '{"ab', syn(P_, "unterminated string", 4))
 PR("raw LF in string", '{"a":"x\ny"}', syn(P_ + ".a", "unescaped control character in a string", 7))
 PR("raw tab in string", '{"a":"x\ty"}', syn(P_ + ".a", "unescaped control character in a string", 7))
 PR("raw control character in a key", '{"\u0001":1}', syn(P_, "unescaped control character in a string", 2))
-PR("invalid escape \\x", '{"a":"\\x41"}', syn(P_ + ".a", "invalid escape", 8))
-PR("invalid escape \\'", '{"a":"\\\'"}', syn(P_ + ".a", "invalid escape", 8))
+PR("invalid escape \\x", '{"a":"\\x41"}', syn(P_ + ".a", "invalid escape", 7))
+PR("invalid escape \\'", '{"a":"\\\'"}', syn(P_ + ".a", "invalid escape", 7))
 PR("short \\u escape", '{"a":"\\u12"}', syn(P_ + ".a", "invalid \\u escape", 10))
 PR("non-hex \\u escape", '{"a":"\\uZZZZ"}', syn(P_ + ".a", "invalid \\u escape", 8))
 PR("\\u escape cut by end of text", '{"a":"\\u1', syn(P_ + ".a", "invalid \\u escape", 8))
@@ -213,8 +215,8 @@ PR("plus sign", '{"a":+1}', syn(P_ + ".a", "unexpected character", 5))
 PR("exponent without digits", '{"a":1e}', syn(P_ + ".a", "invalid number", 7))
 PR("exponent sign without digits", '{"a":1e+}', syn(P_ + ".a", "invalid number", 8))
 PR("minus alone", '{"a":-}', syn(P_ + ".a", "invalid number", 6))
-PR("hex number", '{"a":0x10}', syn(P_, "expected ',' or '}'", 7))
-PR("two decimal points", '{"a":1.5.2}', syn(P_, "expected ',' or '}'", 9))
+PR("hex number", '{"a":0x10}', syn(P_, "expected ',' or '}'", 6))
+PR("two decimal points", '{"a":1.5.2}', syn(P_, "expected ',' or '}'", 8))
 PR("NaN", '{"a":NaN}', f"{P_}.a: {FIN}")
 PR("Infinity", '{"a":Infinity}', f"{P_}.a: {FIN}")
 PR("-Infinity", '{"a":-Infinity}', f"{P_}.a: {FIN}")
@@ -226,7 +228,7 @@ PR("duplicate key nested", '{"x":{"a":1,"a":2}}', f"{P_}.x.a: duplicate key")
 PR("duplicate key in an object in an array", '{"x":[{"b":1},{"a":1,"a":2}]}', f"{P_}.x[1].a: duplicate key")
 PR("duplicate key deep", '{"x":{"y":{"z":{"k":1,"k":{}}}}}', f"{P_}.x.y.z.k: duplicate key")
 PR("duplicate empty key", '{"":1,"":2}', f"{P_}.: duplicate key")
-PR("duplicate key with escaped quote", '{"a\\"b":1,"a\\"b":2}', f'{P_}.a\\"b: duplicate key')
+PR("duplicate key with escaped quote", '{"a\\"b":1,"a\\"b":2}', f'{P_}.a"b: duplicate key')
 PR("duplicate unicode key", '{"名前":1,"名前":2}', f"{P_}.名前: duplicate key")
 # lone surrogates
 PR("lone high surrogate", '{"a":"\\ud800"}', f"{P_}.a: {LONE}")
@@ -272,7 +274,7 @@ for k in ["email", "name", "userId"]:
     for label, v in [("number", "5"), ("true", "true"), ("object", "{}"), ("array", '["x"]')]:
         TR(f"{k} is a {label}", f'{{"{k}":{v}}}', f"{T_}.{k}: must be a string")
 TR("email is a number after other members", '{"plan":"pro","email":42}', f"{T_}.email: must be a string")
-TR("email with a bad literal", '{"email": nope}', syn(T_ + ".email", "unexpected character", 10))
+TR("email with a bad literal", '{"email": nope}', T_ + ".email: must be a string")
 TR("duplicate name", '{"name":"a","name":"b"}', f"{T_}.name: duplicate key")
 TR("lone surrogate in a name", '{"name":"\\ud800"}', f"{T_}.name: {LONE}")
 TR("33 levels of arrays", '{"a":' + "[" * 32 + "]" * 32 + "}", f"{T_}.a{'[0]' * 31}: {DEEP}")
@@ -299,7 +301,7 @@ ok("identity with inner spaces", "track", visitorId=" a b ")
 ok("eventName of 255 bytes", "track", eventName="e" * 255)
 for n in ["a", "Z", "0", "_", "-", "subscription_renewed", "invoice-paid", "A1_b2-C3"]:
     ok(f"eventName {n}", "track", eventName=n)
-for t in ["2026-01-31T12:00:00Z", "2026-01-31t12:00:00z", "2026-01-31T12:00:00.1Z", "2026-01-31T12:00:00.123Z",
+for t in ["2026-01-31T12:00:00Z", "2026-01-31T12:00:00.1Z", "2026-01-31T12:00:00.123Z",
           "2026-01-31T12:00:00.123456789Z", "2026-01-31T12:00:00+05:30", "2026-01-31T12:00:00-08:00",
           "2026-01-31T12:00:00+00:00", "2026-01-31T12:00:00.5-00:00", "2026-01-31T12:00:00+23:59",
           "2024-02-29T00:00:00Z", "2000-02-29T23:59:59Z", "1970-01-01T00:00:00Z", "1969-12-31T23:59:59.999Z",
@@ -331,7 +333,8 @@ ok("identify with named traits", "identify", userId="hm_usr_a1b2c3d4e5f6",
    traits='{"userId":"usr_123","email":"jane@example.com","name":"Jane Doe","plan":"enterprise","company":"Acme Inc"}')
 ok("identify by email", "identify", email="jane@example.com", traits='{"name":"Jane"}')
 ok("identify with empty traits", "identify", traits="{}")
-ok("identify with null named traits", "identify", traits='{"email":null,"name":null,"userId":null}')
+for member in ["email", "name", "userId"]:
+    TR(f"null {member} trait", '{"%s":null}' % member, f"{T_}.{member}: must be a string")
 ok("identify with emoji trait names", "identify", traits='{"🎉 favourite":"party","名前":"花子","emoji 👩‍💻":1}')
 ok("identify with non-string nested named keys", "identify", traits='{"company":{"name":5,"email":[]}}')
 ok("identify with 32 levels", "identify", traits='{"a":' * 31 + "{}" + "}" * 31)

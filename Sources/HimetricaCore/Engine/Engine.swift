@@ -27,6 +27,8 @@ public final class Engine: @unchecked Sendable {
     private var cache: UserIdCache
     private var rng = SystemRandomNumberGenerator()
     private var thread: pthread_t?
+    /// Set by ``close()``: the thread finishes on its own and nobody joins it.
+    private var threadDetached = false
     private var phase = Phase.running
     private var stopDeadline: UInt64 = 0
     private var wakeRequested = false
@@ -196,7 +198,7 @@ public final class Engine: @unchecked Sendable {
         lock.lock()
         while phase != .stopped { lock.wait(untilMonotonic: clock.monotonicNanoseconds() + nanosecondsPerSecond) }
         let pending = Int(scheduler.stats.dropped - dropped)
-        let joinable = thread != nil
+        let joinable = thread != nil && !threadDetached
         thread = nil
         lock.unlock()
         if joinable { pthread_join(flushThread, nil) }
@@ -212,7 +214,7 @@ public final class Engine: @unchecked Sendable {
                 phase = .stopping
                 stopDeadline = clock.monotonicNanoseconds() &+ configuration.exitFlushTimeout.nanoseconds
                 pthread_detach(flushThread)
-                thread = nil
+                threadDetached = true
             } else {
                 phase = .stopped
             }
@@ -230,7 +232,8 @@ public final class Engine: @unchecked Sendable {
     /// once per loop turn, so a burst of calls costs one wakeup). Call holding the lock.
     private func startThreadAndRequestWake(force: Bool = false) -> Bool {
         if thread == nil {
-            startThread()
+            // Only a running engine gets a thread; a stopping one already has its last.
+            if phase == .running { startThread() }
             return false
         }
         guard force || !wakeRequested else { return false }

@@ -136,16 +136,11 @@ struct Scheduler {
         return true
     }
 
+    /// Appends `job` to its lane, in place (a copy of the lane would make each call O(lane)).
     private mutating func append(_ job: Job, to identity: Identity) {
-        if var lane = lanes[identity] {
-            lane.push(job)
-            lanes[identity] = lane
-        } else {
-            var lane = FIFO<Job>()
-            lane.push(job)
-            lanes[identity] = lane
-            if job.placeholderFor == nil { readyLanes[job.endpoint.rawValue].push(identity) }
-        }
+        let wasEmpty = lanes[identity] == nil
+        lanes[identity, default: FIFO()].push(job)
+        if wasEmpty, job.placeholderFor == nil { readyLanes[job.endpoint.rawValue].push(identity) }
     }
 
     /// Queues a user-id lookup. False when too many are pending.
@@ -320,13 +315,17 @@ struct Scheduler {
     /// The lane's head has its outcome: the next request of that identity may go, unless it is
     /// a placeholder still waiting for its job (finished placeholders are skipped).
     private mutating func advance(_ identity: Identity) {
-        guard var lane = lanes[identity] else { return }
-        _ = lane.pop()
-        while let next = lane.first, let awaited = next.placeholderFor, finishedWithPlaceholder.remove(awaited) != nil {
-            _ = lane.pop()
-        }
-        if let next = lane.first {
-            lanes[identity] = lane
+        guard lanes[identity] != nil else { return }
+        let next: Job? = {
+            _ = lanes[identity]!.pop()
+            while let head = lanes[identity]!.first, let awaited = head.placeholderFor,
+                finishedWithPlaceholder.remove(awaited) != nil
+            {
+                _ = lanes[identity]!.pop()
+            }
+            return lanes[identity]!.first
+        }()
+        if let next {
             if next.placeholderFor == nil { readyLanes[next.endpoint.rawValue].push(identity) }
         } else {
             lanes[identity] = nil
