@@ -116,7 +116,9 @@ static int get_cstr(napi_env env, napi_value v, const char *field, cstr *out) {
   if (t == napi_string) {
     size_t len = 0;
     if (napi_get_value_string_utf8(env, v, out->small, sizeof out->small, &len) != napi_ok) return -1;
-    if (len < sizeof out->small - 1) {
+    /* Node stops before a character that does not fit whole (up to 4 bytes), so only a
+     * result with fewer than 4 bytes of room left may have been cut short. */
+    if (len + 5 <= sizeof out->small) {
       out->p = out->small;
     } else {
       if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) return -1;
