@@ -63,7 +63,7 @@ async function main() {
   const warm = N / BATCH;
   const tr = stats(trackNs.slice(warm));
   const bl = stats(baseNs.slice(warm));
-  const f = await client.flush({ timeout: 60000 });
+  const f = await client.flush({ timeout: srv ? 60000 : 100 });
   const s = client.stats();
   await client.shutdown({ timeout: 1000 });
   if (srv) srv.proc.kill('SIGTERM');
