@@ -47,6 +47,7 @@ struct client_ctx {
   pthread_cond_t cv;
   int ops;          /* async operations using `client` (guarded by mu) */
   int freed;        /* hm_client_free done (guarded by mu) */
+  uint32_t exit_flush_ms; /* the client's exit_flush_timeout */
   napi_threadsafe_function tsfn;
   int tsfn_alive;   /* guarded by mu */
   atomic_int want_delivery;
@@ -280,6 +281,10 @@ static void client_free_now(client_ctx *c) {
   hm_client *cl = c->client;
   c->client = NULL;
   pthread_mutex_unlock(&c->mu);
+  /* hm_shutdown joins the flush thread after at most exit_flush_timeout. hm_client_free alone
+   * would leave a detached thread sending, and the core's atexit flush would then start a
+   * second thread on the same engine (seen as a crash in curl_multi_perform at exit). */
+  hm_shutdown(cl, c->exit_flush_ms, NULL);
   hm_client_free(cl); /* no delivery callback runs after this returns */
   pthread_mutex_lock(&c->mu);
   if (c->tsfn_alive) napi_release_threadsafe_function(c->tsfn, napi_tsfn_release);
@@ -306,6 +311,7 @@ static void unlink_ctx(client_ctx *c) {
 static void handle_finalize(napi_env env, void *data, void *hint) {
   (void)env; (void)hint;
   client_ctx *c = data;
+  if (getenv("HIMETRICA_NODE_DEBUG")) fprintf(stderr, "himetrica addon: handle finalized (teardown %d)\n", c->inst ? c->inst->tearing_down : -1);
   int teardown = c->inst ? c->inst->tearing_down : 1;
   unlink_ctx(c);
   if (teardown) {
@@ -330,6 +336,7 @@ static void handle_finalize(napi_env env, void *data, void *hint) {
  * before Node-API finalizes the handles, so they find the clients already freed. */
 static void env_cleanup(void *arg) {
   instance *inst = arg;
+  if (getenv("HIMETRICA_NODE_DEBUG")) fprintf(stderr, "himetrica addon: environment cleanup\n");
   inst->tearing_down = 1;
   for (client_ctx *c = inst->clients; c; c = c->next) client_free_now(c);
 }
@@ -353,6 +360,7 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   if (get_cstr(env, argv[0], "secretKey", &key) != 0) return NULL;
 
   hm_config *cfg = hm_config_new();
+  uint32_t exit_flush_ms = 2000; /* the core's default exit_flush_timeout */
   uint32_t n = 0;
   bool is_arr = false;
   napi_is_array(env, argv[1], &is_arr);
@@ -368,6 +376,10 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
       cstr_free(&name); hm_config_free(cfg); cstr_free(&key); return NULL;
     }
     hm_status st = hm_config_set(cfg, name.p, value.p);
+    if (st == HM_OK && strcmp(name.p, "exit_flush_timeout") == 0) {
+      double secs = strtod(value.p, NULL);
+      exit_flush_ms = secs <= 0 ? 0 : secs >= 4294967.0 ? 4294967295u : (uint32_t)(secs * 1000.0);
+    }
     cstr_free(&name);
     cstr_free(&value);
     if (st != HM_OK) {
@@ -383,6 +395,7 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   pthread_mutex_init(&c->mu, NULL);
   pthread_cond_init(&c->cv, NULL);
   atomic_init(&c->refs, 1);
+  c->exit_flush_ms = exit_flush_ms;
   atomic_init(&c->want_delivery, 0);
 
   napi_valuetype ft;

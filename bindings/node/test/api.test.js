@@ -188,7 +188,7 @@ describe('track, identify, userId', () => {
 
   test('validation errors carry the core message and queue nothing', () => {
     const c = client();
-    assert.throws(() => c.track('signup', {}), { name: 'HimetricaValidationError', message: 'exactly one of userId, email or visitorId is required' });
+    assert.throws(() => c.track('signup', {}), { name: 'HimetricaValidationError', message: 'identity: one of userId, email or visitorId is required' });
     assert.throws(() => c.track('', { visitorId: 'v' }), HimetricaValidationError);
     assert.throws(() => c.track('ok', { visitorId: 'v', properties: 'text' }), { message: 'properties: must be a JSON object' });
     assert.throws(() => c.track('ok', { visitorId: 'v', properties: [1] }), { message: 'properties: must be a JSON object' });
@@ -290,8 +290,9 @@ describe('delivery outcomes and lifecycle', () => {
     assert.equal(outcomes[0].status, 401);
     assert.equal(outcomes[0].outcome, 'rejected');
     assert.ok(lines.length > 0);
-    for (const [, msg] of lines) assert.ok(!msg.includes('SECRET'), msg);
-    assert.ok(!util.inspect(c).includes('SECRET'));
+    for (const [, msg] of lines) assert.ok(!msg.includes('wrong_key'), msg);
+    assert.ok(!util.inspect(c).includes('wrong_key'));
+    assert.ok(!(outcomes[0].message || '').includes('wrong_key'));
   });
 
   test('shutdown resolves, is safe to repeat, and later calls fail with ShutDownError', async () => {
