@@ -13,15 +13,18 @@ let missing; // a dev server that does not create unknown visitors
 before(async () => {
   [server, missing] = await Promise.all([startDevServer(['--no-limits']), startDevServer(['--no-limits', '--no-auto-create'])]);
 });
-after(async () => { await Promise.all([server && server.stop(), missing && missing.stop()]); });
-
 const clients = [];
 function client(opts = {}) {
   const c = new Client({ secretKey: KEY, endpoint: server.endpoint, ...opts });
   clients.push(c);
   return c;
 }
-after(async () => { await Promise.all(clients.map((c) => c.shutdown({ timeout: 1000 }))); });
+// Clients first (what they still hold is sent), then the servers.
+after(async () => {
+  const results = await Promise.all(clients.map((c) => c.shutdown({ timeout: 5000 })));
+  await Promise.all([server && server.stop(), missing && missing.stop()]);
+  assert.equal(results.reduce((n, r) => n + r.pending, 0), 0, 'nothing left undelivered');
+});
 
 const bodyOf = (e) => (typeof e.body === 'string' ? JSON.parse(e.body) : e.body);
 
@@ -222,7 +225,7 @@ describe('track, identify, userId', () => {
   test('userId times out with a TimeoutError when the server hangs', async () => {
     const hang = await startDevServer(['--hang']);
     try {
-      const c = new Client({ secretKey: KEY, endpoint: hang.endpoint });
+      const c = new Client({ secretKey: KEY, endpoint: hang.endpoint, logger: () => {} });
       clients.push(c);
       const t0 = Date.now();
       await assert.rejects(c.userId('v_hang', { timeout: 300 }), { name: 'TimeoutError' });
@@ -351,5 +354,6 @@ describe('shared validation vectors (Tests/vectors/invalid.json)', () => {
       }
     }
     assert.deepEqual(wrong, []);
+    assert.equal((await c.flush({ timeout: 5000 })).pending, 0);
   });
 });
