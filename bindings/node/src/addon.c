@@ -46,6 +46,7 @@ struct client_ctx {
   pthread_mutex_t mu;
   pthread_cond_t cv;
   int ops;          /* async operations using `client` (guarded by mu) */
+  int closing;      /* client_free_now started (guarded by mu) */
   int freed;        /* hm_client_free done (guarded by mu) */
   uint32_t exit_flush_ms; /* the client's exit_flush_timeout */
   napi_threadsafe_function tsfn;
@@ -271,20 +272,25 @@ static void tsfn_finalize(napi_env env, void *data, void *hint) {
 
 /* ---------------------------------------------------------------- client lifetime */
 
-/* Shuts the core client down (bounded by exit_flush_timeout) once no async operation uses it,
- * then lets go of the threadsafe function. Safe to call twice. */
+/* Shuts the core client down and frees it. hm_shutdown comes first, while async operations may
+ * still be waiting in the core: it ends them promptly (lookups fail as shut down, flushes
+ * settle), so teardown is bounded by exit_flush_timeout rather than by their timeouts. The
+ * handle itself is freed only once no operation uses it. Safe to call twice.
+ * hm_client_free alone would not do: it only detaches the flush thread, and the core's atexit
+ * flush then starts a second thread on the same engine (seen as a crash in curl_multi_perform
+ * at exit, and as events sent twice). */
 static void client_free_now(client_ctx *c) {
   pthread_mutex_lock(&c->mu);
-  while (c->ops > 0) pthread_cond_wait(&c->cv, &c->mu);
-  if (c->freed) { pthread_mutex_unlock(&c->mu); return; }
-  c->freed = 1;
+  if (c->closing) { pthread_mutex_unlock(&c->mu); return; }
+  c->closing = 1;
   hm_client *cl = c->client;
+  pthread_mutex_unlock(&c->mu);
+  hm_shutdown(cl, c->exit_flush_ms, NULL); /* joins the flush thread */
+  pthread_mutex_lock(&c->mu);
+  while (c->ops > 0) pthread_cond_wait(&c->cv, &c->mu);
+  c->freed = 1;
   c->client = NULL;
   pthread_mutex_unlock(&c->mu);
-  /* hm_shutdown joins the flush thread after at most exit_flush_timeout. hm_client_free alone
-   * would leave a detached thread sending, and the core's atexit flush would then start a
-   * second thread on the same engine (seen as a crash in curl_multi_perform at exit). */
-  hm_shutdown(cl, c->exit_flush_ms, NULL);
   hm_client_free(cl); /* no delivery callback runs after this returns */
   pthread_mutex_lock(&c->mu);
   if (c->tsfn_alive) napi_release_threadsafe_function(c->tsfn, napi_tsfn_release);
@@ -311,7 +317,6 @@ static void unlink_ctx(client_ctx *c) {
 static void handle_finalize(napi_env env, void *data, void *hint) {
   (void)env; (void)hint;
   client_ctx *c = data;
-  if (getenv("HIMETRICA_NODE_DEBUG")) fprintf(stderr, "himetrica addon: handle finalized (teardown %d)\n", c->inst ? c->inst->tearing_down : -1);
   int teardown = c->inst ? c->inst->tearing_down : 1;
   unlink_ctx(c);
   if (teardown) {
@@ -336,7 +341,6 @@ static void handle_finalize(napi_env env, void *data, void *hint) {
  * before Node-API finalizes the handles, so they find the clients already freed. */
 static void env_cleanup(void *arg) {
   instance *inst = arg;
-  if (getenv("HIMETRICA_NODE_DEBUG")) fprintf(stderr, "himetrica addon: environment cleanup\n");
   inst->tearing_down = 1;
   for (client_ctx *c = inst->clients; c; c = c->next) client_free_now(c);
 }
