@@ -221,6 +221,7 @@ function optionPairs(options) {
 const DEFAULT_TIMEOUT_MS = 10000;
 const timeoutOf = (o, dflt = DEFAULT_TIMEOUT_MS) => {
   const t = o && o.timeout !== undefined ? Number(o.timeout) : dflt;
+  if (t === Infinity) return 4294967295; // the core's longest wait (about 49 days)
   return Number.isFinite(t) && t >= 0 ? t : dflt;
 };
 

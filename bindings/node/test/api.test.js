@@ -104,6 +104,33 @@ describe('construction and options', () => {
     assert.equal(r.stdout.trim(), 'function function string true');
   });
 
+  test('the package is relocatable: addon + library copied elsewhere load without LD_LIBRARY_PATH', async () => {
+    const fs = require('node:fs');
+    const os = require('node:os');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hm-node-'));
+    try {
+      const dest = path.join(dir, 'node_modules', 'himetrica');
+      fs.mkdirSync(path.join(dest, 'build'), { recursive: true });
+      fs.cpSync(path.join(PKG, 'lib'), path.join(dest, 'lib'), { recursive: true });
+      for (const f of ['package.json', 'index.d.ts']) fs.copyFileSync(path.join(PKG, f), path.join(dest, f));
+      for (const f of ['himetrica.node', 'libhimetrica.so']) fs.copyFileSync(path.join(PKG, 'build', f), path.join(dest, 'build', f));
+      fs.writeFileSync(path.join(dir, 'app.mjs'), `
+        import { Client, version } from 'himetrica';
+        const c = new Client({ endpoint: ${JSON.stringify(server.endpoint)} });
+        c.track('relocated', { visitorId: 'v_reloc' });
+        console.log(version, (await c.flush({ timeout: 5000 })).pending);`);
+      const r = await new Promise((resolve) => {
+        require('node:child_process').execFile(process.execPath, [path.join(dir, 'app.mjs')],
+          { cwd: dir, env: { PATH: process.env.PATH, HIMETRICA_SECRET_KEY: KEY }, timeout: 20000 },
+          (err, stdout, stderr) => resolve({ err, stdout, stderr }));
+      });
+      assert.equal(r.err, null, r.stderr);
+      assert.equal(r.stdout.trim(), `${hm.version} 0`);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('package self-reference: require("himetrica") resolves through package.json exports', async () => {
     const r = await runNode(['-e', `
       const a = require(${JSON.stringify(PKG)});
