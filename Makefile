@@ -2,6 +2,7 @@
 #   make demo    builds, starts the dev server on a free loopback port, sends events to it
 #   make test    runs every test (Swift, C, header check)
 #   make lib     builds the self-contained libhimetrica.so into build/lib
+#   make node    builds the Node addon (bindings/node); make test-node runs its tests
 #   make install PREFIX=/usr/local
 SWIFT   ?= swift
 PREFIX  ?= /usr/local
@@ -13,7 +14,7 @@ RELEASE := .build/release
 SWIFT_HEADER := .build/$(TRIPLE)/release/HimetricaC.build/include/HimetricaC-Swift.h
 CWARN   := -Wall -Wextra -Werror -pedantic
 
-.PHONY: all deps build lib header check-header test test-swift test-c demo bench install clean
+.PHONY: all deps build lib header check-header test test-swift test-c test-node node bench-node demo bench install clean
 
 all: lib
 
@@ -46,7 +47,7 @@ check-header: lib
 	done
 	@echo "header: up to date; compiles as C99 and C++ with $(CWARN)"
 
-test: deps test-swift test-c
+test: deps test-swift test-c test-node
 	@echo "all test suites passed"
 
 test-swift: deps
@@ -55,6 +56,19 @@ test-swift: deps
 
 test-c: check-header
 	$(MAKE) -C Tests/c run LIBDIR=$(CURDIR)/$(BUILD)/lib INCDIR=$(CURDIR)/include
+
+# The Node binding: bindings/node/build/himetrica.node (+ a copy of libhimetrica.so, RUNPATH $$ORIGIN).
+node: lib
+	$(MAKE) -C bindings/node LIBDIR=$(CURDIR)/$(BUILD)/lib INCDIR=$(CURDIR)/include
+
+# Its tests run against the dev server (.build/debug/himetrica-devserver, or $$HIMETRICA_DEVSERVER).
+test-node: node
+	$(SWIFT) build --product himetrica-devserver
+	node --test bindings/node/test/
+
+bench-node: node
+	$(SWIFT) build --product himetrica-devserver
+	node bindings/node/bench/node_track.js
 
 demo: lib
 	$(SWIFT) build --product himetrica-devserver --product himetrica

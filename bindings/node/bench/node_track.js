@@ -1,0 +1,79 @@
+'use strict';
+// track() call cost next to a pure-JS baseline (JSON.stringify of the same properties + an
+// array push), in one run. Timed in batches of BATCH calls (a per-call hrtime would cost more
+// than the baseline itself); median and p99 are over batches, divided per call.
+//   node bench/node_track.js            (uses the dev server if built, see below)
+// The client sends to a himetrica-devserver (HIMETRICA_DEVSERVER or .build/debug) started here,
+// so the sender thread runs for real while we measure, as it would in production.
+const path = require('node:path');
+const fs = require('node:fs');
+const { spawn } = require('node:child_process');
+const readline = require('node:readline');
+const { Client } = require('..');
+
+const KEY = 'hm_sk_test_node_0001';
+const N = Number(process.env.N || 20000);
+const BATCH = 50;
+const ROUNDS = 3;
+
+async function devserver() {
+  const bin = process.env.HIMETRICA_DEVSERVER || path.resolve(__dirname, '../../../.build/debug/himetrica-devserver');
+  if (!fs.existsSync(bin)) return null;
+  const proc = spawn(bin, ['--port', '0', '--key', KEY, '--no-limits'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const base = await new Promise((resolve) => {
+    readline.createInterface({ input: proc.stdout }).on('line', (l) => {
+      const m = /^listening on (\S+)/.exec(l);
+      if (m) resolve(m[1]);
+    });
+  });
+  return { proc, endpoint: `${base}/api/v1` };
+}
+
+function stats(samples) {
+  const s = [...samples].sort((a, b) => a - b);
+  const q = (p) => s[Math.min(s.length - 1, Math.floor(p * s.length))];
+  return { median: q(0.5), p99: q(0.99) };
+}
+
+function props(i) {
+  return { plan: 'pro', page: '/pricing', n: i, tags: ['a', 'b'], referrer: 'https://example.com/blog/post' };
+}
+
+async function main() {
+  const srv = await devserver();
+  const endpoint = srv ? srv.endpoint : 'http://127.0.0.1:9/api/v1';
+  const client = new Client({ secretKey: KEY, endpoint, rateLimitTrack: 'none', queueCapacity: 1000000, maxInFlight: 32, logger: () => {} });
+  const trackNs = [];
+  const baseNs = [];
+  let sink = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    for (let i = 0; i < N; i += BATCH) {
+      // interleaved so both see the same machine state
+      let t = process.hrtime.bigint();
+      for (let j = i; j < i + BATCH; j++) sink.push(JSON.stringify(props(j)));
+      baseNs.push(Number(process.hrtime.bigint() - t) / BATCH);
+      if (sink.length > 100000) sink = [];
+      t = process.hrtime.bigint();
+      for (let j = i; j < i + BATCH; j++) client.track('bench_event', { visitorId: `v_${j % 500}`, properties: props(j) });
+      trackNs.push(Number(process.hrtime.bigint() - t) / BATCH);
+    }
+    await new Promise((r) => setImmediate(r));
+  }
+  // drop the first round (JIT warm-up)
+  const warm = N / BATCH;
+  const tr = stats(trackNs.slice(warm));
+  const bl = stats(baseNs.slice(warm));
+  const f = await client.flush({ timeout: srv ? 60000 : 100 });
+  const s = client.stats();
+  await client.shutdown({ timeout: 1000 });
+  if (srv) srv.proc.kill('SIGTERM');
+  const us = (ns) => (ns / 1000).toFixed(2).padStart(7);
+  console.log(`node ${process.version}, ${ROUNDS} rounds x ${N} calls (first round = warm-up), batches of ${BATCH}`);
+  console.log(`server: ${srv ? 'himetrica-devserver on loopback' : 'none (unreachable endpoint)'}; delivered ${s.delivered}/${s.queued}, pending after flush ${f.pending}`);
+  console.log('                               median µs   p99 µs');
+  console.log(`client.track()                  ${us(tr.median)}  ${us(tr.p99)}`);
+  console.log(`baseline JSON.stringify+push    ${us(bl.median)}  ${us(bl.p99)}`);
+  console.log(`ratio track/baseline            ${(tr.median / bl.median).toFixed(1).padStart(7)}x ${(tr.p99 / bl.p99).toFixed(1).padStart(7)}x`);
+}
+
+main().catch((e) => { console.error(e); process.exit(1); });
