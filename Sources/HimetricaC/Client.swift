@@ -193,7 +193,7 @@ private func trackBody(
     if let timestamp { try Timestamp.validate(timestamp) }
     var parsedSession: Session?
     if let text = try CString.optional(session, field: "session") { parsedSession = try Session.parse(text) }
-    return try RequestBody.track(
+    return try RequestBody.encodeTrack(
         eventName: eventName, identity: identity, properties: properties, timestamp: timestamp,
         session: parsedSession, capturedAtMilliseconds: Clock().unixMilliseconds())
 }

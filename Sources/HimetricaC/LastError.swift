@@ -52,8 +52,10 @@ enum CString {
     static func optional(_ pointer: UnsafePointer<CChar>?, field: String) throws(ValidationError) -> String? {
         guard let pointer else { return nil }
         let bytes = UnsafeBufferPointer(start: UnsafeRawPointer(pointer).assumingMemoryBound(to: UInt8.self), count: strlen(pointer))
-        guard JSONText.isValidUTF8(bytes) else { throw ValidationError(field: field, rule: "must be valid UTF-8") }
-        return String(decoding: bytes, as: UTF8.self)
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw ValidationError(field: field, rule: "must be valid UTF-8")
+        }
+        return text
     }
 
     /// The string at `pointer`; NULL is an error.

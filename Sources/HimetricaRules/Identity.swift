@@ -32,15 +32,16 @@ public enum Identity: Sendable, Hashable {
     /// - Throws: ``ValidationError`` when none or more than one is given, or the one given is
     ///   invalid.
     public static func exactlyOne(userId: String?, email: String?, visitorId: String?) throws(ValidationError) -> Identity {
-        let given = [userId.map(Identity.userId), email.map(Identity.email), visitorId.map(Identity.visitorId)]
-            .compactMap { $0 }
-        guard given.count == 1, let identity = given.first else {
+        let count = (userId == nil ? 0 : 1) + (email == nil ? 0 : 1) + (visitorId == nil ? 0 : 1)
+        guard count == 1 else {
             throw ValidationError(
                 field: "identity",
-                rule: given.isEmpty
+                rule: count == 0
                     ? "one of userId, email or visitorId is required"
                     : "give only one of userId, email or visitorId")
         }
+        let identity: Identity =
+            if let userId { .userId(userId) } else if let email { .email(email) } else { .visitorId(visitorId!) }
         try identity.validate()
         return identity
     }

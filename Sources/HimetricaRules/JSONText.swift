@@ -134,11 +134,15 @@ public enum JSONText {
         var index = 0
         var output: [UInt8]
         var stringMembers: [String] = []
+        /// Where each key of the objects being scanned was written in `output`, and whether it
+        /// has escapes; each object uses the entries from its own start (one stack for all).
+        var keys: [(range: Range<Int>, escaped: Bool)] = []
 
         init(input: UnsafeBufferPointer<UInt8>) {
             self.input = input
             output = []
             output.reserveCapacity(min(input.count, Limits.maxPropertiesBytes + 1))
+            keys.reserveCapacity(16)
         }
 
         var atEnd: Bool { index >= input.count }
@@ -156,6 +160,31 @@ public enum JSONText {
             output.append(byte)
             if output.count > Limits.maxPropertiesBytes {
                 throw ValidationError(field: "", rule: JSONWriter.tooLarge(field: "").rule)
+            }
+        }
+
+        /// Copies `input[range]` to the output as one block.
+        mutating func emit(_ range: Range<Int>) throws(ValidationError) {
+            output.append(contentsOf: UnsafeBufferPointer(rebasing: input[range]))
+            if output.count > Limits.maxPropertiesBytes {
+                throw ValidationError(field: "", rule: JSONWriter.tooLarge(field: "").rule)
+            }
+        }
+
+        /// The decoded text of the key written at `range` (quotes included).
+        func keyName(_ range: Range<Int>) -> String {
+            JSONText.decodeString(Array(output[range]), from: 0).text
+        }
+
+        /// Whether two keys are the same text once decoded.
+        func sameKey(_ a: (range: Range<Int>, escaped: Bool), _ b: (range: Range<Int>, escaped: Bool)) -> Bool {
+            if a.escaped || b.escaped { return keyName(a.range) == keyName(b.range) }
+            guard a.range.count == b.range.count else { return false }
+            return output.withUnsafeBufferPointer { bytes in
+                for i in 0..<a.range.count where bytes[a.range.lowerBound + i] != bytes[b.range.lowerBound + i] {
+                    return false
+                }
+                return true
             }
         }
 
@@ -180,7 +209,8 @@ public enum JSONText {
             guard depth <= Limits.maxNestingDepth else { throw JSONWriter.tooDeep(field: "") }
             index += 1
             try emit(UInt8(ascii: "{"))
-            var keys: [[UInt8]] = []
+            let firstKey = keys.count
+            defer { keys.removeSubrange(firstKey...) }
             skipWhitespace()
             if peek == UInt8(ascii: "}") {
                 index += 1
@@ -190,26 +220,23 @@ public enum JSONText {
                 skipWhitespace()
                 guard peek == UInt8(ascii: "\"") else { throw syntaxError("expected a string key") }
                 let written = try string()
-                // Compare keys as decoded text, so `"a"` and `"\u0061"` are the same key.
-                let key = output[written].contains(UInt8(ascii: "\\"))
-                    ? Array(JSONText.decodeString(Array(output[written]), from: 0).text.utf8)
-                    : Array(output[written].dropFirst().dropLast())
-                let name = String(decoding: key, as: UTF8.self)
-                if keys.contains(key) {
-                    throw ValidationError(field: ".\(name)", rule: "duplicate key")
+                let key = (range: written, escaped: output[written].contains(UInt8(ascii: "\\")))
+                // Keys are compared as decoded text, so `"a"` and `"\u0061"` are the same key.
+                for earlier in keys[firstKey...] where sameKey(earlier, key) {
+                    throw ValidationError(field: ".\(keyName(written))", rule: "duplicate key")
                 }
                 keys.append(key)
                 skipWhitespace()
                 guard peek == UInt8(ascii: ":") else { throw syntaxError("expected ':'") }
                 index += 1
                 try emit(UInt8(ascii: ":"))
-                if depth == 1, stringMembers.contains(name) {
+                if depth == 1, !stringMembers.isEmpty, stringMembers.contains(keyName(written)) {
                     skipWhitespace()
                     if peek != UInt8(ascii: "\"") {
-                        throw ValidationError(field: ".\(name)", rule: "must be a string")
+                        throw ValidationError(field: ".\(keyName(written))", rule: "must be a string")
                     }
                 }
-                do throws(ValidationError) { try value(depth: depth + 1) } catch { throw error.below(".\(name)") }
+                do throws(ValidationError) { try value(depth: depth + 1) } catch { throw error.below(".\(keyName(written))") }
                 skipWhitespace()
                 guard let c = peek else { throw syntaxError("unexpected end") }
                 guard c == UInt8(ascii: ",") || c == UInt8(ascii: "}") else { throw syntaxError("expected ',' or '}'") }
@@ -258,15 +285,22 @@ public enum JSONText {
                 case 0..<0x20:
                     throw syntaxError("unescaped control character in a string")
                 case 0..<0x80:
+                    // A run of plain ASCII is copied as one block.
+                    let begin = index
                     index += 1
-                    try emit(c)
+                    while index < input.count, case let b = input[index], b >= 0x20, b < 0x80,
+                        b != UInt8(ascii: "\""), b != UInt8(ascii: "\\")
+                    {
+                        index += 1
+                    }
+                    try emit(begin..<index)
                 default:
                     let begin = index
                     guard utf8Sequence() else {
                         index = begin
                         throw ValidationError(field: "", rule: "must be valid UTF-8")
                     }
-                    for i in begin..<index { try emit(input[i]) }
+                    try emit(begin..<index)
                 }
             }
         }
@@ -396,7 +430,7 @@ public enum JSONText {
             if let c = peek, c >= UInt8(ascii: "0"), c <= UInt8(ascii: "9") {
                 throw syntaxError("invalid number")
             }
-            for i in start..<index { try emit(input[i]) }
+            try emit(start..<index)
         }
     }
 }

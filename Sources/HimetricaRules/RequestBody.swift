@@ -17,8 +17,21 @@ public enum RequestBody {
         try identity.validate()
         try EventName.validate(eventName)
         if let timestamp { try Timestamp.validate(timestamp) }
+        return try encodeTrack(
+            eventName: eventName, identity: identity, properties: properties, timestamp: timestamp,
+            session: session, capturedAtMilliseconds: capturedAtMilliseconds)
+    }
 
-        var w = JSONWriter(capacity: 96 + (properties?.count ?? 0))
+    /// The body of `POST /track` from parts already checked (identity, event name, timestamp),
+    /// for surfaces that check them in their own order first.
+    ///
+    /// - Throws: ``ValidationError`` only when `capturedAtMilliseconds` is needed and outside
+    ///   the years 0001-9999.
+    public static func encodeTrack(
+        eventName: String, identity: Identity, properties: [UInt8]?, timestamp: String?,
+        session: Session?, capturedAtMilliseconds: Int64
+    ) throws(ValidationError) -> [UInt8] {
+        var w = JSONWriter(capacity: 96 + eventName.utf8.count + identity.value.utf8.count + (properties?.count ?? 0))
         w.raw("{")
         w.key("eventName"); w.string(eventName)
         w.raw(","); identityMember(identity, into: &w)
@@ -29,7 +42,9 @@ public enum RequestBody {
         if let timestamp {
             w.string(timestamp)
         } else {
-            w.string(try Timestamp.format(unixMilliseconds: capturedAtMilliseconds))
+            w.raw("\"")
+            try Timestamp.write(unixMilliseconds: capturedAtMilliseconds, into: &w.bytes)
+            w.raw("\"")
         }
         if let session {
             w.raw(","); w.key("session"); w.string(session.rawValue)

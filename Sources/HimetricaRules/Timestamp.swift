@@ -20,6 +20,16 @@ public enum Timestamp {
     ///
     /// - Throws: ``ValidationError`` for a time outside ``representable``.
     public static func format(unixMilliseconds ms: Int64) throws(ValidationError) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(24)
+        try write(unixMilliseconds: ms, into: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends the formatted time (without quotes) to `out`; the hot path of every track call.
+    ///
+    /// - Throws: ``ValidationError`` for a time outside ``representable``.
+    public static func write(unixMilliseconds ms: Int64, into out: inout [UInt8]) throws(ValidationError) {
         guard representable.contains(ms) else {
             throw ValidationError(field: "timestamp", rule: "must be between the years 0001 and 9999")
         }
@@ -37,25 +47,21 @@ public enum Timestamp {
         let month = mp < 10 ? mp + 3 : mp - 9
         let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
 
-        var out = [UInt8]()
-        out.reserveCapacity(24)
-        func put(_ value: Int64, _ width: Int) {
-            var digits = [UInt8](repeating: UInt8(ascii: "0"), count: width)
-            var v = value
-            for i in stride(from: width - 1, through: 0, by: -1) {
-                digits[i] = UInt8(ascii: "0") + UInt8(v % 10)
-                v /= 10
-            }
-            out += digits
+        // Constant divisors only: the compiler turns them into multiplications.
+        let zero = UInt8(ascii: "0")
+        func two(_ value: Int64) {
+            out.append(zero + UInt8(truncatingIfNeeded: value / 10))
+            out.append(zero + UInt8(truncatingIfNeeded: value % 10))
         }
-        put(year, 4); out.append(UInt8(ascii: "-"))
-        put(month, 2); out.append(UInt8(ascii: "-"))
-        put(day, 2); out.append(UInt8(ascii: "T"))
-        put(msOfDay / 3_600_000, 2); out.append(UInt8(ascii: ":"))
-        put(msOfDay / 60_000 % 60, 2); out.append(UInt8(ascii: ":"))
-        put(msOfDay / 1000 % 60, 2); out.append(UInt8(ascii: "."))
-        put(msOfDay % 1000, 3); out.append(UInt8(ascii: "Z"))
-        return String(decoding: out, as: UTF8.self)
+        let seconds = msOfDay / 1000
+        two(year / 100); two(year % 100); out.append(UInt8(ascii: "-"))
+        two(month); out.append(UInt8(ascii: "-"))
+        two(day); out.append(UInt8(ascii: "T"))
+        two(seconds / 3600); out.append(UInt8(ascii: ":"))
+        two(seconds / 60 % 60); out.append(UInt8(ascii: ":"))
+        two(seconds % 60); out.append(UInt8(ascii: "."))
+        out.append(zero + UInt8(truncatingIfNeeded: msOfDay % 1000 / 100)); two(msOfDay % 100)
+        out.append(UInt8(ascii: "Z"))
     }
 
     private static func isValid(_ s: [UInt8]) -> Bool {

@@ -374,6 +374,7 @@ public final class Engine: @unchecked Sendable {
 
     /// Hands outcomes to the log and the delivery callback, on the calling thread.
     private func report(_ deliveries: [Delivery]) {
+        var dropped = 0
         for delivery in deliveries {
             switch delivery.outcome {
             case .delivered: break
@@ -383,9 +384,12 @@ public final class Engine: @unchecked Sendable {
             case .gaveUp:
                 logger.error("\(delivery.endpoint.name) gave up after \(delivery.attempts) attempts: \(delivery.message ?? "")")
             case .dropped:
-                logger.warning("\(delivery.endpoint.name) dropped at shutdown")
+                dropped += 1
             }
             configuration.onDelivery?(delivery)
+        }
+        if dropped > 0 {
+            logger.warning("\(dropped) requests dropped at shutdown (not delivered before the deadline)")
         }
     }
 

@@ -138,8 +138,7 @@ struct Scheduler {
 
     /// Appends `job` to its lane, in place (a copy of the lane would make each call O(lane)).
     private mutating func append(_ job: Job, to identity: Identity) {
-        let wasEmpty = lanes[identity] == nil
-        lanes[identity, default: FIFO()].push(job)
+        let wasEmpty = lanes[identity, default: FIFO()].pushReportingEmpty(job)
         if wasEmpty, job.placeholderFor == nil { readyLanes[job.endpoint.rawValue].push(identity) }
     }
 

@@ -10,6 +10,13 @@ struct FIFO<Element> {
 
     mutating func push(_ element: Element) { items.append(element) }
 
+    /// Appends `element`; returns whether the queue was empty before.
+    mutating func pushReportingEmpty(_ element: Element) -> Bool {
+        let wasEmpty = isEmpty
+        items.append(element)
+        return wasEmpty
+    }
+
     /// Replaces the oldest element (the queue must not be empty).
     mutating func replaceFirst(with element: Element) { items[head] = element }
 
