@@ -1,1 +1,0 @@
-print("himetrica-devserver: not yet built")
