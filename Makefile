@@ -69,7 +69,7 @@ python-wheel: lib
 # Python tests over loopback against the dev server (bounded; see bindings/python/tests).
 test-python: lib python-wheel
 	$(SWIFT) build --product himetrica-devserver
-	$(PYTHON) -m pip install -q --disable-pip-version-check pytest
+	$(PYTHON) -m pip install -q --disable-pip-version-check pytest flask gunicorn uvicorn starlette
 	cd bindings/python && HIMETRICA_LIBRARY=$(CURDIR)/$(LIB) \
 	  HIMETRICA_DEVSERVER=$(CURDIR)/.build/debug/himetrica-devserver \
 	  HIMETRICA_WHEEL_DIR=$(CURDIR)/bindings/python/dist \
