@@ -41,7 +41,10 @@ def _never(value: object) -> object:
 if _c_make_encoder is not None:
     _fast = _c_make_encoder(None, _never, _c_string, None, ":", ",", False, False, True)
 else:  # pragma: no cover - CPython always has the C accelerator
-    _fast = None
+    import json as _jsonlib
+
+    def _fast(value: object, _level: int) -> list:
+        return [_jsonlib.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=True)]
 
 _SCALARS = frozenset((str, int, float, bool, type(None)))
 _STR = frozenset((str,))
@@ -68,7 +71,6 @@ def encode_object(value: object, field: str) -> bytes:
     # Fast path: a plain dict of str keys and scalar values, the common case.
     if (
         type(value) is dict
-        and _fast is not None
         and _STR.issuperset(map(type, value))  # type: ignore[arg-type]
         and _SCALARS.issuperset(map(type, value.values()))  # type: ignore[union-attr]
     ):

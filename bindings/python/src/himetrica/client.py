@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple, Optional, Union
 
 from . import _native
-from ._json import encode_object, iso8601
+from ._json import _SCALARS, _STR, _fast, encode_object, iso8601
 from .errors import HimetricaError, ShutDownError, ValidationError, error_for
 
 __all__ = ["Client", "Delivery", "FlushResult", "RateLimit"]
@@ -22,6 +22,9 @@ __all__ = ["Client", "Delivery", "FlushResult", "RateLimit"]
 logger = logging.getLogger("himetrica")
 
 Text = Union[str, bytes]
+_str_keys = _STR.issuperset
+_scalars = _SCALARS.issuperset
+_join = "".join
 _MAX_MS = 0xFFFFFFFF
 _DEFAULT_EXIT_FLUSH = 2.0
 
@@ -389,11 +392,11 @@ class Client:
             if email is not None:
                 email = _text(email, "email")
             if properties is not None:
-                properties = (
-                    encode_object(properties, "properties")
-                    if type(properties) is dict
-                    else _json_arg(properties, "properties")
-                )
+                # Inline fast path: a plain dict of str keys and scalar values.
+                if type(properties) is dict and _str_keys(map(type, properties)) and _scalars(map(type, properties.values())):
+                    properties = _join(_fast(properties, 0)).encode()
+                else:
+                    properties = _json_arg(properties, "properties")
             if timestamp is not None:
                 timestamp = _timestamp(timestamp)
             if session is not None:
