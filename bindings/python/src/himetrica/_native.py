@@ -75,6 +75,7 @@ _SIGNATURES: dict[str, tuple[object, list[object]]] = {
 _lock = threading.Lock()
 _lib: ctypes.CDLL | None = None
 _path: str | None = None
+_untyped_lib: ctypes.CDLL | None = None
 
 
 def _candidates() -> list[tuple[str, Path]]:
@@ -134,6 +135,18 @@ def load() -> ctypes.CDLL:
         _path = path
         _lib = lib
         return lib
+
+
+def untyped(name: str) -> object:
+    """``name`` without argtypes, for the hot path (track): ctypes then skips per-argument
+    ``from_param`` conversion. Callers must pass only ``bytes``, ``None`` and ``c_void_p``."""
+    global _untyped_lib
+    load()
+    if _untyped_lib is None:
+        _untyped_lib = ctypes.CDLL(_path)  # a second handle, so the typed functions stay typed
+    function = _untyped_lib[name]
+    function.restype = c_int
+    return function
 
 
 def last_error(lib: ctypes.CDLL) -> str | None:

@@ -341,7 +341,9 @@ class Client:
         finally:
             lib.hm_config_free(config)
         self._handle = handle
-        self._hm_track = lib.hm_track
+        # Every argument track() passes is bytes or None (converted above), so the untyped
+        # function is safe and saves ctypes' per-argument conversion.
+        self._hm_track = _native.untyped("hm_track")
         self._hm_identify = lib.hm_identify
         with _live_lock:
             _live.add(self)
