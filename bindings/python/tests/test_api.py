@@ -328,3 +328,34 @@ def test_missing_library_says_what_to_do(tmp_path):
     env = dict(os.environ, HIMETRICA_LIBRARY=str(tmp_path / "nope.so"), PYTHONPATH=os.path.dirname(himetrica.__path__[0]))
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60).stdout
     assert "LibraryNotFoundError" in out and "make lib" in out and "HIMETRICA_LIBRARY" in out
+
+
+def test_python_strings_the_core_cannot_take(client):
+    with pytest.raises(himetrica.ValidationError) as info:
+        client.track("x", visitor_id="v", properties={"a": "\ud800"})
+    assert str(info.value) == "properties.a: must be valid Unicode (lone surrogate)"
+    with pytest.raises(himetrica.ValidationError) as info:
+        client.track("x", visitor_id="a\ud800")
+    assert str(info.value) == "visitorId: must be valid UTF-8"
+    with pytest.raises(himetrica.ValidationError) as info:
+        client.track("sign\x00up", visitor_id="v")
+    assert str(info.value) == "eventName: may contain only letters, digits, '_' and '-'"
+    with pytest.raises(himetrica.ValidationError) as info:
+        client.track("x", visitor_id="v", properties={"d": Decimal("NaN")})
+    assert str(info.value).startswith("properties.d: ")
+
+
+def test_more_conversions(server, client):
+    from enum import IntEnum
+
+    class Level(IntEnum):
+        HIGH = 3
+
+    naive = dt.datetime(2026, 5, 1, 8, 30, 15, 250000)
+    client.track("x", visitor_id="v", timestamp=naive,
+                 properties={"lvl": Level.HIGH, "big": Decimal("12345678901234567890.5"), "fs": frozenset([2, 1]),
+                             "t": dt.time(9, 5)})
+    assert client.flush(10)
+    (body,) = bodies(server)
+    assert body["timestamp"] == "2026-05-01T08:30:15.250000Z"
+    assert body["properties"] == {"lvl": 3, "big": 12345678901234567890.5, "fs": [1, 2], "t": "09:05:00"}
