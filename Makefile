@@ -14,7 +14,7 @@ RELEASE := .build/release
 SWIFT_HEADER := .build/$(TRIPLE)/release/HimetricaC.build/include/HimetricaC-Swift.h
 CWARN   := -Wall -Wextra -Werror -pedantic
 
-.PHONY: all deps build lib header check-header test test-swift test-c test-node node bench-node demo bench install clean
+.PHONY: all deps build lib header check-header test test-swift test-c test-node node bench-node test-python python-wheel bench-python demo bench install clean
 
 all: lib
 
@@ -47,7 +47,7 @@ check-header: lib
 	done
 	@echo "header: up to date; compiles as C99 and C++ with $(CWARN)"
 
-test: deps test-swift test-c test-node
+test: deps test-swift test-c test-node test-python
 	@echo "all test suites passed"
 
 test-swift: deps
@@ -69,6 +69,31 @@ test-node: node
 bench-node: node
 	$(SWIFT) build --product himetrica-devserver
 	node bindings/node/bench/node_track.js
+
+# The Python package as a platform-tagged wheel carrying libhimetrica.so (bindings/python/dist).
+PYTHON  ?= python3
+python-wheel: lib
+	$(PYTHON) -m pip install -q --disable-pip-version-check wheel setuptools
+	rm -rf bindings/python/build bindings/python/dist
+	HIMETRICA_WHEEL_LIBRARY=$(CURDIR)/$(LIB) $(PYTHON) -m pip wheel -q --no-deps --no-build-isolation \
+	  -w bindings/python/dist bindings/python
+	rm -rf bindings/python/build
+	@ls bindings/python/dist/*.whl
+
+# Python tests over loopback against the dev server (bounded; see bindings/python/tests).
+test-python: lib python-wheel
+	$(SWIFT) build --product himetrica-devserver
+	$(PYTHON) -m pip install -q --disable-pip-version-check pytest flask gunicorn uvicorn starlette
+	cd bindings/python && HIMETRICA_LIBRARY=$(CURDIR)/$(LIB) \
+	  HIMETRICA_DEVSERVER=$(CURDIR)/.build/debug/himetrica-devserver \
+	  HIMETRICA_WHEEL_DIR=$(CURDIR)/bindings/python/dist \
+	  timeout 900 $(PYTHON) -m pytest -q -p no:cacheprovider tests
+
+bench-python: lib
+	$(SWIFT) build --product himetrica-devserver
+	-$(PYTHON) -m pip install -q --disable-pip-version-check posthog segment-analytics-python
+	HIMETRICA_LIBRARY=$(CURDIR)/$(LIB) HIMETRICA_DEVSERVER=$(CURDIR)/.build/debug/himetrica-devserver \
+	  PYTHONPATH=$(CURDIR)/bindings/python/src timeout 600 $(PYTHON) bench/python_track.py
 
 demo: lib
 	$(SWIFT) build --product himetrica-devserver --product himetrica

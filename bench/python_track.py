@@ -1,0 +1,125 @@
+"""track() call cost from Python: himetrica vs posthog vs segment-analytics-python.
+
+Each SDK gets the same 4-key properties over 50 users, N calls timed one by one while its
+sender thread is busy delivering to a local server: himetrica to himetrica-devserver
+(--no-limits), posthog and segment to a local sink answering 200 (each SDK's own endpoint),
+both over loopback in separate processes. Prints median and p99 per call, and ratios.
+
+    HIMETRICA_DEVSERVER=.build/debug/himetrica-devserver python3 bench/python_track.py [N]
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "bindings" / "python" / "src"))
+N = int(sys.argv[1]) if len(sys.argv) > 1 else 20000
+WARMUP = 1000
+PROPS = {"plan": "pro", "amount": 29.99, "items": 3, "coupon": None}
+KEY = "hm_sk_test_python_0001"
+
+SINK = r"""
+import http.server, socketserver, sys
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length") or 0); self.rfile.read(n)
+        body = b'{"status":1}'
+        self.send_response(200); self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
+    def log_message(self, *a): pass
+class S(http.server.ThreadingHTTPServer):
+    request_queue_size = 1024
+    daemon_threads = True
+s = S(("127.0.0.1", 0), H); print(s.server_address[1], flush=True); s.serve_forever()
+"""
+
+
+def start(cmd: list[str], marker: str | None = None) -> tuple[subprocess.Popen, str]:
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    line = proc.stdout.readline().strip()
+    return proc, (line.split(marker, 1)[1] if marker else line)
+
+
+def measure(call) -> tuple[float, float]:
+    timer = time.perf_counter_ns
+    for i in range(WARMUP):
+        call(i)
+    samples = []
+    append = samples.append
+    for i in range(N):
+        t0 = timer()
+        call(i)
+        append(timer() - t0)
+    samples.sort()
+    return samples[len(samples) // 2] / 1000, samples[int(len(samples) * 0.99)] / 1000
+
+
+def main() -> None:
+    logging.getLogger("posthog").setLevel(logging.CRITICAL)
+    logging.getLogger("segment").setLevel(logging.CRITICAL)
+    rows = []
+    devserver = os.environ.get("HIMETRICA_DEVSERVER") or str(REPO / ".build/debug/himetrica-devserver")
+    ds, base = start([devserver, "--port", "0", "--key", KEY, "--no-limits"], "listening on ")
+    sink, port = start([sys.executable, "-c", SINK])
+    sink_url = f"http://127.0.0.1:{port}"
+    users = [f"user-{i}" for i in range(50)]
+    try:
+        import himetrica
+
+        client = himetrica.Client(KEY, endpoint=base + "/api/v1", rate_limit_track=None, queue_capacity=1_000_000)
+        track = client.track
+        rows.append(("himetrica " + himetrica.__version__, *measure(
+            lambda i: track("purchase", visitor_id=users[i % 50], properties=PROPS))))
+        busy = client.stats()
+        client.flush(120)
+        # The same call straight into hm_track with pre-encoded arguments: the core's own cost,
+        # so the binding's share of the row above is visible.
+        from himetrica._json import encode_object
+
+        raw, handle = client._hm_track, client._handle
+        body = encode_object(PROPS, "properties")
+        encoded = [u.encode() for u in users]
+        rows.append(("  (hm_track via ctypes)", *measure(
+            lambda i: raw(handle, b"purchase", None, None, encoded[i % 50], body, None, None))))
+        client.flush(120)
+        client.shutdown(5)
+        print(f"himetrica sender was busy: queue depth {busy['queue_depth']}, in flight {busy['in_flight']} "
+              f"at the end of the timed loop", file=sys.stderr)
+        try:
+            import posthog
+
+            ph = posthog.Posthog("phc_bench", host=sink_url, max_queue_size=1_000_000)
+            rows.append((f"posthog {posthog.VERSION}", *measure(
+                lambda i: ph.capture("purchase", distinct_id=users[i % 50], properties=PROPS))))
+            ph.shutdown()
+        except ImportError:
+            print("posthog not installed: pip install posthog", file=sys.stderr)
+        try:
+            from segment import analytics as seg
+
+            sg = seg.Client(write_key="bench", host=sink_url, max_queue_size=1_000_000)
+            rows.append((f"segment {seg.VERSION}", *measure(
+                lambda i: sg.track(users[i % 50], "purchase", PROPS))))
+            sg.shutdown()
+        except ImportError:
+            print("segment-analytics-python not installed: pip install segment-analytics-python", file=sys.stderr)
+    finally:
+        ds.terminate()
+        sink.terminate()
+    base_median, base_p99 = rows[0][1], rows[0][2]
+    print(f"\ntrack() call cost, N={N}, 4-key properties, sender busy (µs per call)\n")
+    print(f"| {'SDK':<22} | {'median':>8} | {'p99':>8} | {'median vs himetrica':>20} | {'p99 vs himetrica':>17} |")
+    print(f"|{'-' * 24}|{'-' * 10}|{'-' * 10}|{'-' * 22}|{'-' * 19}|")
+    for name, median, p99 in rows:
+        print(f"| {name:<22} | {median:8.2f} | {p99:8.2f} | {median / base_median:19.1f}x | {p99 / base_p99:16.1f}x |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+"""ASGI middleware (Starlette, FastAPI, any ASGI app).
+
+    app.add_middleware(himetrica.asgi.HimetricaMiddleware, client=client, track_requests=True)
+
+Each HTTP request gets ``scope["himetrica"]`` (and ``request.state.himetrica``), a
+:class:`~himetrica._middleware.RequestHandle` bound to the visitor from the ``hm_vid`` cookie
+(or ``header=``). With ``track_requests=True`` each request with a visitor is tracked with
+method, route template (``scope["route"].path`` where the framework sets it, FastAPI does),
+status and duration; exceptions are tracked with status 500 and re-raised. Tracking never
+breaks a request.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Optional
+
+from ._middleware import RequestHandle, track_request, visitor_from
+
+__all__ = ["HimetricaMiddleware", "RequestHandle"]
+
+
+class HimetricaMiddleware:
+    def __init__(
+        self,
+        app: Any,
+        client: Any = None,
+        *,
+        cookie: str = "hm_vid",
+        header: Optional[str] = None,
+        track_requests: bool = False,
+        event_name: str = "request",
+    ) -> None:
+        self.app = app
+        self._client = client
+        self.cookie = cookie
+        self.header = None if header is None else header.lower().encode("latin-1")
+        self.track_requests = track_requests
+        self.event_name = event_name
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            import himetrica
+
+            self._client = himetrica.get_client()
+        return self._client
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope.get("type") != "http":
+            await self.app(scope, receive, send)
+            return
+        try:
+            cookie_header = header_value = None
+            for name, value in scope.get("headers") or ():
+                if name == b"cookie":
+                    cookie_header = value.decode("latin-1")
+                elif self.header is not None and name == self.header:
+                    header_value = value.decode("latin-1")
+            handle = RequestHandle(self.client, visitor_from(cookie_header, header_value, self.cookie))
+            scope["himetrica"] = handle
+            scope.setdefault("state", {})["himetrica"] = handle
+        except Exception:
+            await self.app(scope, receive, send)
+            return
+        if not self.track_requests:
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = [500]
+
+        async def recording_send(message: dict) -> None:
+            if message.get("type") == "http.response.start":
+                status[0] = int(message.get("status", 500))
+            await send(message)
+
+        error: Optional[BaseException] = None
+        try:
+            await self.app(scope, receive, recording_send)
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            route = getattr(scope.get("route"), "path", None) or getattr(scope.get("route"), "path_format", None)
+            track_request(handle, self.event_name, scope.get("method", ""), route,
+                          500 if error is not None else status[0], (time.perf_counter() - started) * 1000, error)
