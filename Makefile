@@ -100,7 +100,7 @@ demo: lib
 	./scripts/demo.sh
 
 bench: lib
-	$(MAKE) -C bench run LIBDIR=$(CURDIR)/$(BUILD)/lib INCDIR=$(CURDIR)/include
+	./bench/run.sh
 
 install: lib
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
