@@ -9,13 +9,15 @@ public enum EventName {
         if utf8.count > Limits.maxEventNameBytes {
             throw ValidationError(field: "eventName", rule: "must be at most \(Limits.maxEventNameBytes) bytes")
         }
-        for byte in utf8 where !isAllowed(byte) {
+        for byte in utf8 where !isWordCharacter(byte) {
             throw ValidationError(
                 field: "eventName", rule: "may contain only letters, digits, '_' and '-'")
         }
     }
 
-    private static func isAllowed(_ b: UInt8) -> Bool {
+    /// Whether `b` is a letter, a digit, `_` or `-`: the characters of event names (and of
+    /// secret keys).
+    static func isWordCharacter(_ b: UInt8) -> Bool {
         switch b {
         case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
             UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "_"), UInt8(ascii: "-"):

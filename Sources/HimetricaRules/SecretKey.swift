@@ -7,7 +7,7 @@ public enum SecretKey {
     public static func validate(_ key: String) throws(ValidationError) {
         let utf8 = key.utf8
         guard key.hasPrefix(prefix), utf8.count > prefix.utf8.count, utf8.count <= 256,
-            utf8.allSatisfy({ isKeyCharacter($0) })
+            utf8.allSatisfy(EventName.isWordCharacter)
         else {
             throw ValidationError(
                 field: "secretKey",
@@ -19,15 +19,5 @@ public enum SecretKey {
     public static func masked(_ key: String) -> String {
         guard key.hasPrefix(prefix), key.count >= prefix.count + 8 else { return prefix + "…" }
         return prefix + "…" + key.suffix(4)
-    }
-
-    private static func isKeyCharacter(_ b: UInt8) -> Bool {
-        switch b {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-            UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "_"), UInt8(ascii: "-"):
-            true
-        default:
-            false
-        }
     }
 }

@@ -178,7 +178,7 @@ public final class Engine: @unchecked Sendable {
         case .running where thread == nil:
             phase = .stopped
             let (deliveries, lookups) = scheduler.dropAll()
-            let waiters = takeLookupWaiters(lookups)
+            let waiters = takeLookupWaiters()
             lock.unlock()
             report(deliveries)
             waiters.forEach { $0(.failure(.shutDown)) }
@@ -297,7 +297,7 @@ public final class Engine: @unchecked Sendable {
         }
         transport.cancelAll()
         let (deliveries, lookups) = scheduler.dropAll()
-        let lookupDone = takeLookupWaiters(lookups)
+        let lookupDone = takeLookupWaiters()
         let idleDone = takeIdleWaiters()
         phase = .stopped
         lock.broadcast()
@@ -400,10 +400,10 @@ public final class Engine: @unchecked Sendable {
         return { waiters.forEach { $0.done(FlushResult(pending: pending)) } }
     }
 
-    private func takeLookupWaiters(_ visitorIds: [String]) -> [@Sendable (Result<String, HimetricaError>) -> Void] {
+    /// Removes every lookup waiter (at shutdown); returns their callbacks.
+    private func takeLookupWaiters() -> [@Sendable (Result<String, HimetricaError>) -> Void] {
         let all = lookupWaiters.values.flatMap { $0.map(\.done) }
         lookupWaiters = [:]
-        _ = visitorIds
         return all
     }
 
