@@ -14,7 +14,7 @@ RELEASE := .build/release
 SWIFT_HEADER := .build/$(TRIPLE)/release/HimetricaC.build/include/HimetricaC-Swift.h
 CWARN   := -Wall -Wextra -Werror -pedantic
 
-.PHONY: all deps build lib header check-header test test-swift test-c test-node node bench-node test-python python-wheel bench-python demo bench install clean
+.PHONY: all deps build devserver lib header check-header test test-swift test-c test-node node bench-node test-python python-wheel bench-python demo bench install clean
 
 all: lib
 
@@ -54,7 +54,11 @@ test-swift: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
-test-c: check-header
+# The dev server the C, Node and Python tests talk to.
+devserver:
+	$(SWIFT) build --product himetrica-devserver
+
+test-c: check-header devserver
 	$(MAKE) -C Tests/c run LIBDIR=$(CURDIR)/$(BUILD)/lib INCDIR=$(CURDIR)/include
 
 # The Node binding: bindings/node/build/himetrica.node (+ a copy of libhimetrica.so, RUNPATH $$ORIGIN).
