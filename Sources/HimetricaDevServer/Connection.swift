@@ -30,7 +30,7 @@ extension DevContext {
         let channel = self.channel
         // The server allows remote half-closure, so a client giving up shows as "input closed",
         // not as a closed channel: watch for it and close.
-        try? await channel.pipeline.addHandler(HangWatcher())
+        try? await channel.pipeline.addHandler(HangWatcher(), position: .first)
         await withGracefulShutdownHandler {
             try? await channel.closeFuture.get()
         } onGracefulShutdown: {
