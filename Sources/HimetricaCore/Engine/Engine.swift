@@ -36,6 +36,8 @@ public final class Engine: @unchecked Sendable {
     private var lookupWaiters: [String: [(deadline: UInt64, done: @Sendable (Result<String, HimetricaError>) -> Void)]] = [:]
     private var reportedUnauthorized = false
     private var reportedQueueFull = false
+    /// The flush thread is running delivery callbacks for outcomes already counted.
+    private var reporting = false
 
     private enum Phase {
         /// Accepting calls and sending.
@@ -145,7 +147,7 @@ public final class Engine: @unchecked Sendable {
     /// have passed, with what is still pending then.
     public func whenIdle(timeout: Double, done: @escaping @Sendable (FlushResult) -> Void) {
         lock.lock()
-        if scheduler.isIdle || phase == .stopped {
+        if (scheduler.isIdle && !reporting) || phase == .stopped {
             let pending = scheduler.pendingEvents
             lock.unlock()
             return done(FlushResult(pending: pending))
@@ -177,7 +179,7 @@ public final class Engine: @unchecked Sendable {
             return FlushResult(pending: 0)
         case .running where thread == nil:
             phase = .stopped
-            let (deliveries, lookups) = scheduler.dropAll()
+            let (deliveries, _) = scheduler.dropAll()
             let waiters = takeLookupWaiters()
             lock.unlock()
             report(deliveries)
@@ -286,24 +288,32 @@ public final class Engine: @unchecked Sendable {
             let answers = current.poll(timeoutMilliseconds: Int32(timeout))
 
             lock.lock()
-            var followUps: [() -> Void] = []
-            for (id, response) in answers {
-                followUps.append(handle(id: id, response: response))
-            }
-            if scheduler.isIdle { followUps.append(takeIdleWaiters()) }
+            let followUps = answers.map { handle(id: $0.id, response: $0.response) }
+            // Outcomes are reported outside the lock; until they are, the engine is not idle,
+            // so a flush never returns before the callbacks of what it waited for have run.
+            reporting = !followUps.isEmpty
             lock.unlock()
             followUps.forEach { $0() }
             lock.lock()
+            reporting = false
+            if scheduler.isIdle, !idleWaiters.isEmpty {
+                let idleDone = takeIdleWaiters()
+                lock.unlock()
+                idleDone()
+                lock.lock()
+            }
         }
         transport.cancelAll()
-        let (deliveries, lookups) = scheduler.dropAll()
+        let (deliveries, _) = scheduler.dropAll()
         let lookupDone = takeLookupWaiters()
+        lock.unlock()
+        report(deliveries)
+        lookupDone.forEach { $0(.failure(.shutDown)) }
+        lock.lock()
         let idleDone = takeIdleWaiters()
         phase = .stopped
         lock.broadcast()
         lock.unlock()
-        report(deliveries)
-        lookupDone.forEach { $0(.failure(.shutDown)) }
         idleDone()
     }
 
