@@ -15,6 +15,13 @@ public enum EventName {
         }
     }
 
+    /// Whether `bytes` are a valid event name (the fast check; ``validate(_:)`` says why not).
+    public static func isValid(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard !bytes.isEmpty, bytes.count <= Limits.maxEventNameBytes else { return false }
+        for byte in bytes where !isAllowed(byte) { return false }
+        return true
+    }
+
     private static func isAllowed(_ b: UInt8) -> Bool {
         switch b {
         case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),

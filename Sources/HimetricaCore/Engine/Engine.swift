@@ -16,6 +16,8 @@ import Darwin
 public final class Engine: @unchecked Sendable {
     private let configuration: Configuration
     private let baseURL: BaseURL
+    /// The full URL of each endpoint, built once (not per request).
+    private let endpointURLs: [String]
     private let clock: any EngineClock
     private let makeTransport: () -> any Transport
     private let logger: Logger
@@ -64,6 +66,7 @@ public final class Engine: @unchecked Sendable {
         try configuration.validate()
         self.configuration = configuration
         baseURL = try BaseURL(configuration.endpoint, allowInsecureHTTP: configuration.allowInsecureHTTP)
+        endpointURLs = Endpoint.allCases.map { [baseURL] in baseURL.text + $0.path }
         self.clock = clock
         self.makeTransport = makeTransport
         logger = configuration.logger
@@ -88,9 +91,13 @@ public final class Engine: @unchecked Sendable {
             lock.unlock()
             throw .shutDown
         }
-        let accepted = scheduler.enqueue(
+        let ready = scheduler.enqueueReportingReady(
             endpoint: endpoint, identity: identity, body: body, linked: linked, now: clock.monotonicNanoseconds())
-        let wake = startThreadAndRequestWake()
+        let accepted = ready != nil
+        // A request that cannot leave yet (its lane is busy, or the in-flight cap is reached)
+        // needs no wakeup: the completion that frees it wakes the thread anyway. This keeps a
+        // busy sender from being woken (and contending for the lock) on every call.
+        let wake = ready == true || thread == nil ? startThreadAndRequestWake() : false
         // Warn once each time the queue fills up, not once per refused call.
         let warn = !accepted && !reportedQueueFull
         reportedQueueFull = !accepted
@@ -271,26 +278,29 @@ public final class Engine: @unchecked Sendable {
             wakeRequested = false
             let started = phase == .stopping && now >= stopDeadline ? [] : scheduler.takeStartable(now: now)
             var wakeAt = scheduler.nextWakeup(now: now)
-            let expired = takeExpiredWaiters(now: now)
-            for deadline in idleWaiters.map(\.deadline) + lookupWaiters.values.flatMap({ $0.map(\.deadline) }) {
-                wakeAt = min(wakeAt ?? deadline, deadline)
+            let expired = idleWaiters.isEmpty && lookupWaiters.isEmpty ? nil : takeExpiredWaiters(now: now)
+            for waiter in idleWaiters { wakeAt = min(wakeAt ?? waiter.deadline, waiter.deadline) }
+            for waiters in lookupWaiters.values {
+                for waiter in waiters { wakeAt = min(wakeAt ?? waiter.deadline, waiter.deadline) }
             }
             if phase == .stopping { wakeAt = min(wakeAt ?? stopDeadline, stopDeadline) }
-            let requests = started.map(request(for:))
             let current = transport
             lock.unlock()
 
-            expired()
-            requests.forEach(current.start)
+            expired?()
+            for job in started { current.start(request(for: job)) }
             let timeout = wakeAt.map { $0 > now ? min(($0 - now) / 1_000_000 + 1, 1000) : 0 } ?? 1000
             let answers = current.poll(timeoutMilliseconds: Int32(timeout))
 
             lock.lock()
+            if answers.isEmpty, !scheduler.isIdle || idleWaiters.isEmpty { continue }
             var followUps: [() -> Void] = []
+            followUps.reserveCapacity(answers.count + 1)
             for (id, response) in answers {
-                followUps.append(handle(id: id, response: response))
+                if let followUp = handle(id: id, response: response) { followUps.append(followUp) }
             }
-            if scheduler.isIdle { followUps.append(takeIdleWaiters()) }
+            if scheduler.isIdle, !idleWaiters.isEmpty { followUps.append(takeIdleWaiters()) }
+            if followUps.isEmpty { continue }
             lock.unlock()
             followUps.forEach { $0() }
             lock.lock()
@@ -312,11 +322,11 @@ public final class Engine: @unchecked Sendable {
             return OutgoingRequest(
                 id: job.id, url: baseURL.text + Endpoint.userId.path + "?visitorId=" + percentEncoded(visitorId), body: nil)
         }
-        return OutgoingRequest(id: job.id, url: baseURL.text + job.endpoint.path, body: job.body)
+        return OutgoingRequest(id: job.id, url: endpointURLs[job.endpoint.rawValue], body: job.body)
     }
 
     /// Applies one answer; returns what to run once the lock is released.
-    private func handle(id: UInt64, response: TransportResponse) -> () -> Void {
+    private func handle(id: UInt64, response: TransportResponse) -> (() -> Void)? {
         let now = clock.monotonicNanoseconds()
         let completion = scheduler.complete(
             id: id, response: response, now: now, nowUnixMilliseconds: clock.unixMilliseconds(), using: &rng)
@@ -349,10 +359,16 @@ public final class Engine: @unchecked Sendable {
                 waiters.forEach { $0.done(result) }
             }
         }
-        let deliveries = completion.delivery.map { [$0] } ?? []
+        // A plain delivery with no callback to call has nothing to report: no closure for it.
+        guard let delivery = completion.delivery,
+            delivery.outcome != .delivered || configuration.onDelivery != nil || completion.unauthorized || completion.retryIn != nil
+        else {
+            guard completion.unauthorized || completion.retryIn != nil else { return nil }
+            return log
+        }
         return { [self] in
             log()
-            report(deliveries)
+            report([delivery])
         }
     }
 
