@@ -34,6 +34,9 @@ public final class Engine: @unchecked Sendable {
     private var phase = Phase.running
     private var stopDeadline: UInt64 = 0
     private var wakeRequested = false
+    /// Outcome reports (delivery callbacks) the flush thread is running outside the lock: a
+    /// flush is not done until they are.
+    private var reportsRunning = 0
     private var idleWaiters: [(deadline: UInt64, done: @Sendable (FlushResult) -> Void)] = []
     private var lookupWaiters: [String: [(deadline: UInt64, done: @Sendable (Result<String, HimetricaError>) -> Void)]] = [:]
     private var reportedUnauthorized = false
@@ -152,7 +155,7 @@ public final class Engine: @unchecked Sendable {
     /// have passed, with what is still pending then.
     public func whenIdle(timeout: Double, done: @escaping @Sendable (FlushResult) -> Void) {
         lock.lock()
-        if scheduler.isIdle || phase == .stopped {
+        if (scheduler.isIdle && reportsRunning == 0) || phase == .stopped {
             let pending = scheduler.pendingEvents
             lock.unlock()
             return done(FlushResult(pending: pending))
@@ -301,9 +304,18 @@ public final class Engine: @unchecked Sendable {
             }
             if scheduler.isIdle, !idleWaiters.isEmpty { followUps.append(takeIdleWaiters()) }
             if followUps.isEmpty { continue }
+            reportsRunning += 1
             lock.unlock()
             followUps.forEach { $0() }
             lock.lock()
+            reportsRunning -= 1
+            // A flush that started while the reports ran waited for them: it is done now.
+            if scheduler.isIdle, !idleWaiters.isEmpty {
+                let done = takeIdleWaiters()
+                lock.unlock()
+                done()
+                lock.lock()
+            }
         }
         transport.cancelAll()
         let (deliveries, lookups) = scheduler.dropAll()
