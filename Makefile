@@ -14,7 +14,7 @@ RELEASE := .build/release
 SWIFT_HEADER := .build/$(TRIPLE)/release/HimetricaC.build/include/HimetricaC-Swift.h
 CWARN   := -Wall -Wextra -Werror -pedantic
 
-.PHONY: all deps build devserver lib header check-header test test-swift test-c test-node node bench-node test-python python-wheel bench-python demo bench install clean
+.PHONY: all deps build devserver lib header check-header test test-swift test-c test-node node bench-node test-python python-wheel bench-python demo bench bench-full bench-smoke install clean
 
 all: lib
 
@@ -47,7 +47,7 @@ check-header: lib
 	done
 	@echo "header: up to date; compiles as C99 and C++ with $(CWARN)"
 
-test: deps test-swift test-c test-node test-python
+test: deps test-swift test-c test-node test-python bench-smoke
 	@echo "all test suites passed"
 
 test-swift: deps
@@ -103,8 +103,17 @@ demo: lib
 	$(SWIFT) build --product himetrica-devserver --product himetrica
 	./scripts/demo.sh
 
-bench: lib
+# One bounded suite (a few minutes): every figure of issue 7 with its reference, ratio and target.
+bench: lib node
 	./bench/run.sh
+
+# The same, with delivery at 100 ms latency under the real default limit (1000/min, 2 minutes).
+bench-full: lib node
+	BENCH_FULL=1 ./bench/run.sh
+
+# Every benchmark with tiny counts (well under a minute): keeps them runnable; not a timing.
+bench-smoke: lib node
+	BENCH_SMOKE=1 ./bench/run.sh
 
 install: lib
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig

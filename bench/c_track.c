@@ -32,11 +32,11 @@ static int compare(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-static hm_client *client_for(const char *capacity) {
+static hm_client *client_limited(const char *endpoint, const char *capacity, const char *limit) {
     hm_config *config = hm_config_new();
-    hm_config_set(config, "endpoint", getenv("HIMETRICA_ENDPOINT"));
+    hm_config_set(config, "endpoint", endpoint);
     hm_config_set(config, "queue_capacity", capacity);
-    hm_config_set(config, "rate_limit_track", "none");
+    hm_config_set(config, "rate_limit_track", limit);
     hm_config_set(config, "max_in_flight", "16");
     hm_config_set(config, "exit_flush_timeout", "0");
     hm_client *client = NULL;
@@ -46,6 +46,10 @@ static hm_client *client_for(const char *capacity) {
     }
     hm_config_free(config);
     return client;
+}
+
+static hm_client *client_for(const char *capacity) {
+    return client_limited(getenv("HIMETRICA_ENDPOINT"), capacity, "none");
 }
 
 static void visitor_name(char *buffer, int i) { snprintf(buffer, 32, "bench-visitor-%d", i % 64); }
@@ -88,10 +92,13 @@ static void *run_worker(void *arg) {
     return NULL;
 }
 
-/* Calls/s from one thread, then from two at once; the queue is large enough for all. */
-static void bench_threads(int count) {
+/* Calls/s from one thread, then from two at once; the queue is large enough for all. With
+ * `idle`, the client is rate-limited to one request an hour, so the flush thread does not send
+ * and the figure is the calls alone (on a 2-core machine a busy sender takes a core's share). */
+static void bench_threads(int count, int idle) {
     for (int threads = 1; threads <= 2; threads++) {
-        hm_client *client = client_for("2000000");
+        hm_client *client = idle ? client_limited(getenv("HIMETRICA_ENDPOINT"), "2000000", "1/3600")
+                                 : client_for("2000000");
         pthread_t ids[2];
         struct worker workers[2];
         double start = now_ns();
@@ -101,7 +108,7 @@ static void bench_threads(int count) {
         }
         for (int t = 0; t < threads; t++) pthread_join(ids[t], NULL);
         double seconds = (now_ns() - start) / 1e9;
-        printf("c_track_calls_per_s_%d_thread %.0f calls/s\n", threads, threads * count / seconds);
+        printf("c_track_calls_per_s_%d_thread%s %.0f calls/s\n", threads, idle ? "_idle" : "", threads * count / seconds);
         hm_shutdown(client, 0, NULL);
         hm_client_free(client);
     }
@@ -128,15 +135,103 @@ static void bench_deliver(int count) {
     hm_client_free(client);
 }
 
+static long rss_bytes(void) {
+    long pages = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (!f) return 0;
+    if (fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+    fclose(f);
+    return resident * 4096L;
+}
+
+/* Memory per queued event with the server down: RSS after queueing `count` events minus RSS of
+ * a started, empty client, per event, minus the body itself. */
+static void bench_memory(int count) {
+    /* Port 9 (discard) on loopback: nothing listens, so every request fails and is retried
+     * later; the queue only grows. */
+    hm_client *client = client_limited("http://127.0.0.1:9/api/v1", "1000000", "none");
+    char visitor[32];
+    visitor_name(visitor, 0);
+    hm_track(client, "bench_memory", NULL, NULL, visitor, PROPS, NULL, NULL);  /* starts the thread */
+    hm_flush(client, 200, NULL);
+    long before = rss_bytes();
+    for (int i = 1; i <= count; i++) {
+        snprintf(visitor, sizeof visitor, "bench-visitor-%d", i % 1000);
+        hm_track(client, "bench_memory", NULL, NULL, visitor, PROPS, NULL, NULL);
+    }
+    long after = rss_bytes();
+    uint64_t depth = 0;
+    hm_stats_get(client, HM_STAT_QUEUE_DEPTH, &depth);
+    /* The body: {"eventName":"bench_memory","visitorId":"bench-visitor-NNN","properties":PROPS,"timestamp":"...24..."} */
+    double body = strlen("{\"eventName\":\"bench_memory\",\"visitorId\":\"bench-visitor-NNN\",\"properties\":,\"timestamp\":\"\"}")
+                  + strlen(PROPS) + 24;
+    double per_event = (double)(after - before) / count;
+    printf("c_memory_rss_per_event %.0f bytes\n", per_event);
+    printf("c_memory_body_bytes %.0f bytes\n", body);
+    printf("c_memory_beyond_body %.0f bytes\n", per_event - body);
+    printf("c_memory_queue_depth %llu events\n", (unsigned long long)depth);
+    hm_shutdown(client, 0, NULL);
+    hm_client_free(client);
+}
+
+/* Delivery under a rate limit with added latency: queue more than the limit allows, run for
+ * `seconds`, count what was delivered and the 429s seen. LIMIT is COUNT/SECONDS, as the
+ * server's. The most a sliding window allows in `seconds` is limit * (1 + floor(seconds /
+ * window)) when a burst starts the run; we report delivered / (count * seconds / window), the
+ * steady rate's share, capped by what the window arithmetic allows. */
+static void bench_latency(const char *limit, double seconds) {
+    int count = atoi(limit);
+    double window = atof(strchr(limit, '/') + 1);
+    hm_config *config = hm_config_new();
+    hm_config_set(config, "endpoint", getenv("HIMETRICA_ENDPOINT"));
+    hm_config_set(config, "queue_capacity", "1000000");
+    hm_config_set(config, "rate_limit_track", limit);
+    hm_config_set(config, "exit_flush_timeout", "0");
+    hm_client *client = NULL;
+    if (hm_client_new(getenv("HIMETRICA_SECRET_KEY"), config, &client) != HM_OK) {
+        fprintf(stderr, "client: %s\n", hm_last_error());
+        exit(1);
+    }
+    hm_config_free(config);
+    /* Twice what the run can send: the queue never runs dry. */
+    int queued = (int)(2 * count * (seconds / window + 1));
+    char visitor[32];
+    for (int i = 0; i < queued; i++) {
+        snprintf(visitor, sizeof visitor, "bench-visitor-%d", i % 5000);
+        hm_track(client, "bench_latency", NULL, NULL, visitor, "{\"n\":1}", NULL, NULL);
+    }
+    double start = now_ns();
+    while ((now_ns() - start) / 1e9 < seconds) {
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    uint64_t delivered = 0, throttled = 0;
+    hm_stats_get(client, HM_STAT_DELIVERED, &delivered);
+    hm_stats_get(client, HM_STAT_THROTTLED, &throttled);
+    /* The window allows `count` per `window` seconds: over the run that is count*seconds/window
+     * at the steady rate (the first window's burst may add up to `count` more). */
+    double allowed = count * seconds / window;
+    printf("c_latency_delivered %llu events\n", (unsigned long long)delivered);
+    printf("c_latency_allowed %.0f events\n", allowed);
+    printf("c_latency_fraction %.4f of-limit\n", delivered / allowed);
+    printf("c_latency_429 %llu responses\n", (unsigned long long)throttled);
+    hm_shutdown(client, 0, NULL);
+    hm_client_free(client);
+}
+
 int main(int argc, char **argv) {
     if (!getenv("HIMETRICA_ENDPOINT")) {
         fprintf(stderr, "run through scripts/with-devserver.sh\n");
         return 2;
     }
     const char *what = argc > 1 ? argv[1] : "all";
-    int scale = argc > 2 ? atoi(argv[2]) : 1;
-    if (!strcmp(what, "call") || !strcmp(what, "all")) bench_call(100000 * scale);
-    if (!strcmp(what, "threads") || !strcmp(what, "all")) bench_threads(200000 * scale);
-    if (!strcmp(what, "deliver") || !strcmp(what, "all")) bench_deliver(20000 * scale);
+    /* scale: a multiplier of the counts (BENCH_SMOKE uses 0.01 to check the code runs). */
+    double scale = argc > 2 ? atof(argv[2]) : 1;
+    if (!strcmp(what, "call") || !strcmp(what, "all")) bench_call((int)(100000 * scale) + 10);
+    if (!strcmp(what, "threads") || !strcmp(what, "all")) bench_threads((int)(200000 * scale) + 10, 0);
+    if (!strcmp(what, "threads_idle") || !strcmp(what, "all")) bench_threads((int)(400000 * scale) + 10, 1);
+    if (!strcmp(what, "deliver") || !strcmp(what, "all")) bench_deliver((int)(20000 * scale) + 10);
+    if (!strcmp(what, "memory")) bench_memory((int)(10000 * scale) + 10);
+    if (!strcmp(what, "latency")) bench_latency(argc > 3 ? argv[3] : "1000/60", argc > 4 ? atof(argv[4]) : 120);
     return 0;
 }

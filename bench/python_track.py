@@ -20,7 +20,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bindings" / "python" / "src"))
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 20000
-WARMUP = 1000
+# Machine-readable "name value" lines for bench/run.sh go here when given.
+MACHINE = sys.argv[2] if len(sys.argv) > 2 else None
+CPU_N = max(N // 4, 50)  # events per SDK for the CPU-per-delivered-event figure
+WARMUP = min(1000, N)
 PROPS = {"plan": "pro", "amount": 29.99, "items": 3, "coupon": None}
 KEY = "hm_sk_test_python_0001"
 
@@ -61,10 +64,28 @@ def measure(call) -> tuple[float, float]:
     return samples[len(samples) // 2] / 1000, samples[int(len(samples) * 0.99)] / 1000
 
 
+def cpu_per_event(send, flush, delivered) -> float:
+    """Process CPU (all threads, getrusage) per delivered event for CPU_N sends + flush."""
+    import resource
+
+    def cpu() -> float:
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        return r.ru_utime + r.ru_stime
+
+    before_delivered = delivered()
+    start = cpu()
+    for i in range(CPU_N):
+        send(i)
+    flush()
+    count = delivered() - before_delivered
+    return (cpu() - start) / max(count, 1) * 1e6
+
+
 def main() -> None:
     logging.getLogger("posthog").setLevel(logging.CRITICAL)
     logging.getLogger("segment").setLevel(logging.CRITICAL)
     rows = []
+    cpu_rows = []
     devserver = os.environ.get("HIMETRICA_DEVSERVER") or str(REPO / ".build/debug/himetrica-devserver")
     ds, base = start([devserver, "--port", "0", "--key", KEY, "--no-limits"], "listening on ")
     sink, port = start([sys.executable, "-c", SINK])
@@ -79,6 +100,9 @@ def main() -> None:
             lambda i: track("purchase", visitor_id=users[i % 50], properties=PROPS))))
         busy = client.stats()
         client.flush(120)
+        cpu_rows.append(("himetrica", cpu_per_event(
+            lambda i: track("purchase", visitor_id=users[i % 50], properties=PROPS),
+            lambda: client.flush(120), lambda: client.stats()["delivered"])))
         # The same call straight into hm_track with pre-encoded arguments: the core's own cost,
         # so the binding's share of the row above is visible.
         from himetrica._json import encode_object
@@ -98,6 +122,11 @@ def main() -> None:
             ph = posthog.Posthog("phc_bench", host=sink_url, max_queue_size=1_000_000)
             rows.append((f"posthog {posthog.VERSION}", *measure(
                 lambda i: ph.capture("purchase", distinct_id=users[i % 50], properties=PROPS))))
+            ph.flush()
+            sent = [0]
+            cpu_rows.append(("posthog", cpu_per_event(
+                lambda i: (ph.capture("purchase", distinct_id=users[i % 50], properties=PROPS), sent.__setitem__(0, sent[0] + 1)),
+                ph.flush, lambda: sent[0])))
             ph.shutdown()
         except ImportError:
             print("posthog not installed: pip install posthog", file=sys.stderr)
@@ -107,12 +136,26 @@ def main() -> None:
             sg = seg.Client(write_key="bench", host=sink_url, max_queue_size=1_000_000)
             rows.append((f"segment {seg.VERSION}", *measure(
                 lambda i: sg.track(users[i % 50], "purchase", PROPS))))
+            sg.flush()
+            sent = [0]
+            cpu_rows.append(("segment", cpu_per_event(
+                lambda i: (sg.track(users[i % 50], "purchase", PROPS), sent.__setitem__(0, sent[0] + 1)),
+                sg.flush, lambda: sent[0])))
             sg.shutdown()
         except ImportError:
             print("segment-analytics-python not installed: pip install segment-analytics-python", file=sys.stderr)
     finally:
         ds.terminate()
         sink.terminate()
+    if MACHINE:
+        with open(MACHINE, "w") as out:
+            for name, median, p99 in rows:
+                key = name.split()[0].strip("()")
+                if key.startswith("hm_track"):
+                    key = "ctypes"
+                out.write(f"py_{key}_median {median:.3f}\npy_{key}_p99 {p99:.3f}\n")
+            for name, cpu in cpu_rows:
+                out.write(f"py_cpu_{name} {cpu:.2f}\n")
     base_median, base_p99 = rows[0][1], rows[0][2]
     print(f"\ntrack() call cost, N={N}, 4-key properties, sender busy (µs per call)\n")
     print(f"| {'SDK':<22} | {'median':>8} | {'p99':>8} | {'median vs himetrica':>20} | {'p99 vs himetrica':>17} |")

@@ -183,19 +183,23 @@ private func trackBody(
     _ identity: Identity, _ eventName: UnsafePointer<CChar>?, _ propertiesJSON: UnsafePointer<CChar>?,
     _ timestamp: UnsafePointer<CChar>?, _ session: UnsafePointer<CChar>?
 ) throws(ValidationError) -> [UInt8] {
-    let eventName = try CString.required(eventName, field: "eventName")
-    try EventName.validate(eventName)
-    var properties: [UInt8]?
-    if let text = CString.bytes(propertiesJSON) {
-        properties = try JSONText.compactObject(text, field: "properties")
+    // An event name of allowed characters (ASCII) is checked on its bytes; anything else takes
+    // the String path, which reports invalid UTF-8 first as before.
+    guard let nameBytes = CString.bytes(eventName), EventName.isValid(nameBytes) else {
+        let eventName = try CString.required(eventName, field: "eventName")
+        try EventName.validate(eventName)
+        fatalError("unreachable: the bytes were not a valid event name")
     }
-    let timestamp = try CString.optional(timestamp, field: "timestamp")
-    if let timestamp { try Timestamp.validate(timestamp) }
-    var parsedSession: Session?
-    if let text = try CString.optional(session, field: "session") { parsedSession = try Session.parse(text) }
     return try RequestBody.encodeTrack(
-        eventName: eventName, identity: identity, properties: properties, timestamp: timestamp,
-        session: parsedSession, capturedAtMilliseconds: Clock().unixMilliseconds())
+        eventName: nameBytes, identity: identity, propertiesText: CString.bytes(propertiesJSON),
+        capturedAtMilliseconds: Clock().unixMilliseconds()
+    ) { () throws(ValidationError) in
+        let timestamp = try CString.optional(timestamp, field: "timestamp")
+        if let timestamp { try Timestamp.validate(timestamp) }
+        var parsedSession: Session?
+        if let text = try CString.optional(session, field: "session") { parsedSession = try Session.parse(text) }
+        return (timestamp, parsedSession)
+    }
 }
 
 private func readIdentity(

@@ -52,6 +52,10 @@ enum CString {
     static func optional(_ pointer: UnsafePointer<CChar>?, field: String) throws(ValidationError) -> String? {
         guard let pointer else { return nil }
         let bytes = UnsafeBufferPointer(start: UnsafeRawPointer(pointer).assumingMemoryBound(to: UInt8.self), count: strlen(pointer))
+        // ASCII (the usual case) is valid UTF-8: skip the generic validating initializer.
+        var ascii = true
+        for byte in bytes where byte >= 0x80 { ascii = false; break }
+        if ascii { return String(decoding: bytes, as: UTF8.self) }
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw ValidationError(field: field, rule: "must be valid UTF-8")
         }

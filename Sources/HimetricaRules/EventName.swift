@@ -15,6 +15,13 @@ public enum EventName {
         }
     }
 
+    /// Whether `bytes` are a valid event name (the fast check; ``validate(_:)`` says why not).
+    public static func isValid(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard !bytes.isEmpty, bytes.count <= Limits.maxEventNameBytes else { return false }
+        for byte in bytes where !isWordCharacter(byte) { return false }
+        return true
+    }
+
     /// Whether `b` is a letter, a digit, `_` or `-`: the characters of event names (and of
     /// secret keys).
     static func isWordCharacter(_ b: UInt8) -> Bool {

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Checks JSON text received as bytes (from C, Python, Node or the CLI) and returns it compact.
 ///
 /// The text must be one JSON object (RFC 8259) in valid UTF-8, with no duplicate keys in any
@@ -11,22 +17,62 @@ public enum JSONText {
     public static func compactObject(
         _ text: UnsafeBufferPointer<UInt8>, field: String, stringMembers: [String] = []
     ) throws(ValidationError) -> [UInt8] {
-        var scanner = Scanner(input: text)
-        scanner.stringMembers = stringMembers
+        var failure: ValidationError?
+        let result = [UInt8](unsafeUninitializedCapacity: maxCompactBytes(text.count)) { buffer, count in
+            do throws(ValidationError) {
+                count = try compactObject(text, field: field, stringMembers: stringMembers, into: buffer.baseAddress!)
+            } catch {
+                failure = error
+                count = 0
+            }
+        }
+        if let failure { throw failure }
+        return result
+    }
+
+    /// The most bytes ``compactObject(_:field:stringMembers:into:)`` writes for `textCount`
+    /// bytes of input: the compact form is a subsequence of the input, and never over the limit.
+    public static func maxCompactBytes(_ textCount: Int) -> Int { max(1, min(textCount, Limits.maxPropertiesBytes)) }
+
+    /// Validates `text` as the object for `field`, writes its compact form at `out` (room for
+    /// ``maxCompactBytes(_:)`` bytes) and returns how many bytes it wrote. Lets a caller build a
+    /// request body around the object without a copy.
+    public static func compactObject(
+        _ text: UnsafeBufferPointer<UInt8>, field: String, stringMembers: [String] = [],
+        into out: UnsafeMutablePointer<UInt8>
+    ) throws(ValidationError) -> Int {
+        // Key positions live on the stack unless an object (or nesting) has more than 32 keys.
+        var inline: (Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int,
+                     Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        return try withUnsafeMutableBytes(of: &inline) { raw throws(ValidationError) -> Int in
+            var scanner = Scanner(input: text, output: out, keys: raw.baseAddress!.assumingMemoryBound(to: Int.self), keyCapacity: 32)
+            defer { scanner.releaseKeys() }
+            return try scanner.compactObject(field: field, stringMembers: stringMembers)
+        }
+    }
+}
+
+extension JSONText.Scanner {
+    mutating func compactObject(field: String, stringMembers: [String]) throws(ValidationError) -> Int {
+        self.stringMembers = stringMembers
         do throws(ValidationError) {
-            scanner.skipWhitespace()
-            guard scanner.peek == UInt8(ascii: "{") else {
-                if scanner.atEnd { throw ValidationError(field: "", rule: "must be a JSON object (got empty text)") }
+            skipWhitespace()
+            guard peek == UInt8(ascii: "{") else {
+                if atEnd { throw ValidationError(field: "", rule: "must be a JSON object (got empty text)") }
                 throw ValidationError(field: "", rule: "must be a JSON object")
             }
-            try scanner.value(depth: 1)
-            scanner.skipWhitespace()
-            guard scanner.atEnd else { throw scanner.syntaxError("unexpected text after the object") }
+            try value(depth: 1)
+            skipWhitespace()
+            guard atEnd else { throw syntaxError("unexpected text after the object") }
         } catch {
             throw error.within(field)
         }
-        return scanner.output
+        return count
     }
+}
+
+extension JSONText {
 
     /// Validates `text` as the object for `field` and returns its compact form.
     public static func compactObject(
@@ -121,28 +167,60 @@ public enum JSONText {
 
     /// Checks that `bytes` are valid UTF-8 with no NUL, for a text field taken from C.
     public static func isValidUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
-        var scanner = Scanner(input: bytes)
-        while !scanner.atEnd {
-            guard scanner.input[scanner.index] != 0, scanner.utf8Sequence() else { return false }
+        var unused: (UInt8, Int) = (0, 0)
+        return withUnsafeMutablePointer(to: &unused) { pair in
+            let raw = UnsafeMutableRawPointer(pair)
+            var scanner = Scanner(
+                input: bytes, output: raw.assumingMemoryBound(to: UInt8.self),
+                keys: (raw + MemoryLayout<(UInt8, Int)>.offset(of: \.1)!).assumingMemoryBound(to: Int.self), keyCapacity: 0)
+            while !scanner.atEnd {
+                guard scanner.input[scanner.index] != 0, scanner.utf8Sequence() else { return false }
+            }
+            return true
         }
-        return true
     }
 
     /// A single-pass recursive descent over the bytes, writing the compact form as it goes.
     struct Scanner {
         let input: UnsafeBufferPointer<UInt8>
         var index = 0
-        var output: [UInt8]
+        /// Where the compact form goes (room for ``JSONText/maxCompactBytes(_:)``), and how
+        /// much of it is written.
+        let output: UnsafeMutablePointer<UInt8>
+        var count = 0
         var stringMembers: [String] = []
-        /// Where each key of the objects being scanned was written in `output`, and whether it
-        /// has escapes; each object uses the entries from its own start (one stack for all).
-        var keys: [(range: Range<Int>, escaped: Bool)] = []
+        /// Where each key of the objects being scanned was written in `output` (start, end,
+        /// and 1 when it has escapes), three entries per key; each object uses the entries from
+        /// its own start (one stack for all). Starts in the caller's storage, moves to the heap
+        /// when that is full.
+        var keys: UnsafeMutablePointer<Int>
+        var keyCount = 0
+        var keyCapacity: Int
+        var keysOnHeap = false
 
-        init(input: UnsafeBufferPointer<UInt8>) {
+        init(input: UnsafeBufferPointer<UInt8>, output: UnsafeMutablePointer<UInt8>,
+             keys: UnsafeMutablePointer<Int>, keyCapacity: Int) {
             self.input = input
-            output = []
-            output.reserveCapacity(min(input.count, Limits.maxPropertiesBytes + 1))
-            keys.reserveCapacity(16)
+            self.output = output
+            self.keys = keys
+            self.keyCapacity = keyCapacity
+        }
+
+        mutating func pushKey(_ value: Int) {
+            if keyCount == keyCapacity {
+                let bigger = UnsafeMutablePointer<Int>.allocate(capacity: max(keyCapacity * 2, 96))
+                bigger.update(from: keys, count: keyCount)
+                if keysOnHeap { keys.deallocate() }
+                keys = bigger
+                keyCapacity = max(keyCapacity * 2, 96)
+                keysOnHeap = true
+            }
+            keys[keyCount] = value
+            keyCount += 1
+        }
+
+        func releaseKeys() {
+            if keysOnHeap { keys.deallocate() }
         }
 
         var atEnd: Bool { index >= input.count }
@@ -156,36 +234,34 @@ public enum JSONText {
             while let c = peek, c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 { index += 1 }
         }
 
+        static func tooLarge() -> ValidationError {
+            ValidationError(field: "", rule: JSONWriter.tooLarge(field: "").rule)
+        }
+
+        @inline(__always)
         mutating func emit(_ byte: UInt8) throws(ValidationError) {
-            output.append(byte)
-            if output.count > Limits.maxPropertiesBytes {
-                throw ValidationError(field: "", rule: JSONWriter.tooLarge(field: "").rule)
-            }
+            guard count < Limits.maxPropertiesBytes else { throw Self.tooLarge() }
+            output[count] = byte
+            count += 1
         }
 
         /// Copies `input[range]` to the output as one block.
         mutating func emit(_ range: Range<Int>) throws(ValidationError) {
-            output.append(contentsOf: UnsafeBufferPointer(rebasing: input[range]))
-            if output.count > Limits.maxPropertiesBytes {
-                throw ValidationError(field: "", rule: JSONWriter.tooLarge(field: "").rule)
-            }
+            guard count + range.count <= Limits.maxPropertiesBytes else { throw Self.tooLarge() }
+            (output + count).update(from: input.baseAddress! + range.lowerBound, count: range.count)
+            count += range.count
         }
 
         /// The decoded text of the key written at `range` (quotes included).
         func keyName(_ range: Range<Int>) -> String {
-            JSONText.decodeString(Array(output[range]), from: 0).text
+            JSONText.decodeString(Array(UnsafeBufferPointer(start: output + range.lowerBound, count: range.count)), from: 0).text
         }
 
-        /// Whether two keys are the same text once decoded.
-        func sameKey(_ a: (range: Range<Int>, escaped: Bool), _ b: (range: Range<Int>, escaped: Bool)) -> Bool {
-            if a.escaped || b.escaped { return keyName(a.range) == keyName(b.range) }
-            guard a.range.count == b.range.count else { return false }
-            return output.withUnsafeBufferPointer { bytes in
-                for i in 0..<a.range.count where bytes[a.range.lowerBound + i] != bytes[b.range.lowerBound + i] {
-                    return false
-                }
-                return true
-            }
+        /// Whether the keys written at `a` and `b` are the same text once decoded.
+        func sameKey(_ a: Range<Int>, escaped aEscaped: Bool, _ b: Range<Int>, escaped bEscaped: Bool) -> Bool {
+            if aEscaped || bEscaped { return keyName(a) == keyName(b) }
+            guard a.count == b.count else { return false }
+            return memcmp(output + a.lowerBound, output + b.lowerBound, a.count) == 0
         }
 
         mutating func value(depth: Int) throws(ValidationError) {
@@ -209,8 +285,8 @@ public enum JSONText {
             guard depth <= Limits.maxNestingDepth else { throw JSONWriter.tooDeep(field: "") }
             index += 1
             try emit(UInt8(ascii: "{"))
-            let firstKey = keys.count
-            defer { keys.removeSubrange(firstKey...) }
+            let firstKey = keyCount
+            defer { keyCount = firstKey }
             skipWhitespace()
             if peek == UInt8(ascii: "}") {
                 index += 1
@@ -220,12 +296,19 @@ public enum JSONText {
                 skipWhitespace()
                 guard peek == UInt8(ascii: "\"") else { throw syntaxError("expected a string key") }
                 let written = try string()
-                let key = (range: written, escaped: output[written].contains(UInt8(ascii: "\\")))
+                var escaped = false
+                for i in written where output[i] == UInt8(ascii: "\\") { escaped = true; break }
                 // Keys are compared as decoded text, so `"a"` and `"\u0061"` are the same key.
-                for earlier in keys[firstKey...] where sameKey(earlier, key) {
-                    throw ValidationError(field: ".\(keyName(written))", rule: "duplicate key")
+                var k = firstKey
+                while k < keyCount {
+                    if sameKey(keys[k]..<keys[k + 1], escaped: keys[k + 2] != 0, written, escaped: escaped) {
+                        throw ValidationError(field: ".\(keyName(written))", rule: "duplicate key")
+                    }
+                    k += 3
                 }
-                keys.append(key)
+                pushKey(written.lowerBound)
+                pushKey(written.upperBound)
+                pushKey(escaped ? 1 : 0)
                 skipWhitespace()
                 guard peek == UInt8(ascii: ":") else { throw syntaxError("expected ':'") }
                 index += 1
@@ -270,7 +353,7 @@ public enum JSONText {
 
         /// Scans a string literal; returns where it was written in `output` (quotes included).
         mutating func string() throws(ValidationError) -> Range<Int> {
-            let start = output.count
+            let start = count
             index += 1
             try emit(UInt8(ascii: "\""))
             while true {
@@ -279,7 +362,7 @@ public enum JSONText {
                 case UInt8(ascii: "\""):
                     index += 1
                     try emit(c)
-                    return start..<output.count
+                    return start..<count
                 case UInt8(ascii: "\\"):
                     try escape()
                 case 0..<0x20:

@@ -53,6 +53,65 @@ public enum RequestBody {
         return w.bytes
     }
 
+    /// The body of `POST /track` built in one buffer, for the C surface's hot path: the
+    /// properties are checked and compacted straight into the body (no intermediate copy).
+    ///
+    /// Checks in the documented order: `properties` here, then whatever `rest` checks
+    /// (timestamp, session), which it returns. `eventName` and `identity` must be checked
+    /// already. Gives the same bytes as ``encodeTrack(eventName:identity:properties:timestamp:session:capturedAtMilliseconds:)``.
+    public static func encodeTrack(
+        eventName: UnsafeBufferPointer<UInt8>, identity: Identity, propertiesText: UnsafeBufferPointer<UInt8>?,
+        capturedAtMilliseconds: Int64,
+        rest: () throws(ValidationError) -> (timestamp: String?, session: Session?)
+    ) throws(ValidationError) -> [UInt8] {
+        var failure: ValidationError?
+        // Room for the worst case: every byte of a string escaped as \u00XX; a valid timestamp
+        // is at most 35 bytes, so the tail is at most 80.
+        return try identity.withUTF8Value { (value) throws(ValidationError) -> [UInt8] in
+            // Sized tightly (the body stays queued, so slack is memory per event): strings
+            // without bytes to escape take their length, others the worst case (6 per byte);
+            // the tail is a timestamp (at most 35 bytes once checked) and a session.
+            func room(_ text: UnsafeBufferPointer<UInt8>) -> Int {
+                for b in text where b < 0x20 || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") { return 6 * text.count + 2 }
+                return text.count + 2
+            }
+            let capacity = 28 + room(eventName) + room(value)
+                + (propertiesText.map { 14 + JSONText.maxCompactBytes($0.count) } ?? 0) + 72
+            let body = [UInt8](unsafeUninitializedCapacity: capacity) { buffer, count in
+                var w = BufferWriter(base: buffer.baseAddress!)
+                do throws(ValidationError) {
+                    w.raw("{\"eventName\":"); w.string(eventName)
+                    w.raw(",\""); w.raw(identity.staticField); w.raw("\":"); w.string(value)
+                    if let propertiesText {
+                        w.raw(",\"properties\":")
+                        w.count += try JSONText.compactObject(propertiesText, field: "properties", into: w.base + w.count)
+                    }
+                    let (timestamp, session) = try rest()
+                    w.raw(",\"timestamp\":")
+                    if var timestamp {
+                        precondition(timestamp.utf8.count <= 35, "a checked timestamp")
+                        timestamp.withUTF8 { w.string($0) }
+                    } else {
+                        w.raw("\"")
+                        w.count += try Timestamp.write(unixMilliseconds: capturedAtMilliseconds, to: w.base + w.count)
+                        w.raw("\"")
+                    }
+                    if let session {
+                        w.raw(",\"session\":")
+                        w.raw(session == .latest ? "\"latest\"" : "\"new\"")
+                    }
+                    w.raw("}")
+                    count = w.count
+                } catch {
+                    failure = error
+                    count = 0
+                }
+            }
+            if let failure { throw failure }
+            return body
+        }
+    }
+
     /// The body of `POST /identify`. `traits` is the compact JSON object from ``JSONText`` or
     /// ``JSONWriter`` (checked with ``namedTraits`` as string members).
     public static func identify(identity: Identity, traits: [UInt8]) throws(ValidationError) -> [UInt8] {
@@ -80,5 +139,64 @@ public enum RequestBody {
         case .email(let v): w.key("email"); w.string(v)
         case .visitorId(let v): w.key("visitorId"); w.string(v)
         }
+    }
+}
+
+extension Identity {
+    /// Calls `body` with the value's UTF-8 bytes.
+    fileprivate func withUTF8Value<R>(_ body: (UnsafeBufferPointer<UInt8>) throws(ValidationError) -> R) throws(ValidationError) -> R {
+        var value = self.value
+        let result = value.withUTF8 { buffer in Result { () throws(ValidationError) in try body(buffer) } }
+        return try result.get()
+    }
+
+    /// The JSON field name, as static text.
+    fileprivate var staticField: StaticString {
+        switch self {
+        case .userId: "userId"
+        case .email: "email"
+        case .visitorId: "visitorId"
+        }
+    }
+}
+
+/// Writes JSON into a buffer the caller sized for the worst case.
+struct BufferWriter {
+    let base: UnsafeMutablePointer<UInt8>
+    var count = 0
+
+    @inline(__always)
+    mutating func byte(_ b: UInt8) {
+        base[count] = b
+        count += 1
+    }
+
+    mutating func raw(_ text: StaticString) {
+        (base + count).update(from: text.utf8Start, count: text.utf8CodeUnitCount)
+        count += text.utf8CodeUnitCount
+    }
+
+    /// A JSON string literal, escaped exactly as ``JSONWriter/string(_:)-(UnsafeBufferPointer<UInt8>)`` does.
+    mutating func string(_ utf8: UnsafeBufferPointer<UInt8>) {
+        byte(UInt8(ascii: "\""))
+        for b in utf8 {
+            if b >= 0x20, b != UInt8(ascii: "\""), b != UInt8(ascii: "\\") {
+                byte(b)
+                continue
+            }
+            switch b {
+            case UInt8(ascii: "\""): raw("\\\"")
+            case UInt8(ascii: "\\"): raw("\\\\")
+            case 0x0A: raw("\\n")
+            case 0x0D: raw("\\r")
+            case 0x09: raw("\\t")
+            default:
+                let hex: StaticString = "0123456789abcdef"
+                raw("\\u00")
+                byte(hex.utf8Start[Int(b >> 4)])
+                byte(hex.utf8Start[Int(b & 0xF)])
+            }
+        }
+        byte(UInt8(ascii: "\""))
     }
 }

@@ -30,6 +30,17 @@ public enum Timestamp {
     ///
     /// - Throws: ``ValidationError`` for a time outside ``representable``.
     public static func write(unixMilliseconds ms: Int64, into out: inout [UInt8]) throws(ValidationError) {
+        var buffer: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        let count = try withUnsafeMutableBytes(of: &buffer) { raw throws(ValidationError) in
+            try write(unixMilliseconds: ms, to: raw.baseAddress!.assumingMemoryBound(to: UInt8.self))
+        }
+        withUnsafeBytes(of: &buffer) { out.append(contentsOf: $0.prefix(count)) }
+    }
+
+    /// Writes the formatted time (without quotes, 24 bytes) at `out`; returns the count.
+    ///
+    /// - Throws: ``ValidationError`` for a time outside ``representable``.
+    public static func write(unixMilliseconds ms: Int64, to out: UnsafeMutablePointer<UInt8>) throws(ValidationError) -> Int {
         guard representable.contains(ms) else {
             throw ValidationError(field: "timestamp", rule: "must be between the years 0001 and 9999")
         }
@@ -49,19 +60,22 @@ public enum Timestamp {
 
         // Constant divisors only: the compiler turns them into multiplications.
         let zero = UInt8(ascii: "0")
+        var i = 0
+        func put(_ b: UInt8) { out[i] = b; i += 1 }
         func two(_ value: Int64) {
-            out.append(zero + UInt8(truncatingIfNeeded: value / 10))
-            out.append(zero + UInt8(truncatingIfNeeded: value % 10))
+            put(zero + UInt8(truncatingIfNeeded: value / 10))
+            put(zero + UInt8(truncatingIfNeeded: value % 10))
         }
         let seconds = msOfDay / 1000
-        two(year / 100); two(year % 100); out.append(UInt8(ascii: "-"))
-        two(month); out.append(UInt8(ascii: "-"))
-        two(day); out.append(UInt8(ascii: "T"))
-        two(seconds / 3600); out.append(UInt8(ascii: ":"))
-        two(seconds / 60 % 60); out.append(UInt8(ascii: ":"))
-        two(seconds % 60); out.append(UInt8(ascii: "."))
-        out.append(zero + UInt8(truncatingIfNeeded: msOfDay % 1000 / 100)); two(msOfDay % 100)
-        out.append(UInt8(ascii: "Z"))
+        two(year / 100); two(year % 100); put(UInt8(ascii: "-"))
+        two(month); put(UInt8(ascii: "-"))
+        two(day); put(UInt8(ascii: "T"))
+        two(seconds / 3600); put(UInt8(ascii: ":"))
+        two(seconds / 60 % 60); put(UInt8(ascii: ":"))
+        two(seconds % 60); put(UInt8(ascii: "."))
+        put(zero + UInt8(truncatingIfNeeded: msOfDay % 1000 / 100)); two(msOfDay % 100)
+        put(UInt8(ascii: "Z"))
+        return i
     }
 
     private static func isValid(_ s: [UInt8]) -> Bool {

@@ -16,6 +16,8 @@ import Darwin
 public final class Engine: @unchecked Sendable {
     private let configuration: Configuration
     private let baseURL: BaseURL
+    /// The full URL of each endpoint, built once (not per request).
+    private let endpointURLs: [String]
     private let clock: any EngineClock
     private let makeTransport: () -> any Transport
     private let logger: Logger
@@ -32,12 +34,13 @@ public final class Engine: @unchecked Sendable {
     private var phase = Phase.running
     private var stopDeadline: UInt64 = 0
     private var wakeRequested = false
+    /// Outcome reports (delivery callbacks) the flush thread is running outside the lock: a
+    /// flush is not done until they are.
+    private var reportsRunning = 0
     private var idleWaiters: [(deadline: UInt64, done: @Sendable (FlushResult) -> Void)] = []
     private var lookupWaiters: [String: [(deadline: UInt64, done: @Sendable (Result<String, HimetricaError>) -> Void)]] = [:]
     private var reportedUnauthorized = false
     private var reportedQueueFull = false
-    /// The flush thread is running delivery callbacks for outcomes already counted.
-    private var reporting = false
 
     private enum Phase {
         /// Accepting calls and sending.
@@ -66,6 +69,7 @@ public final class Engine: @unchecked Sendable {
         try configuration.validate()
         self.configuration = configuration
         baseURL = try BaseURL(configuration.endpoint, allowInsecureHTTP: configuration.allowInsecureHTTP)
+        endpointURLs = Endpoint.allCases.map { [baseURL] in baseURL.text + $0.path }
         self.clock = clock
         self.makeTransport = makeTransport
         logger = configuration.logger
@@ -90,9 +94,13 @@ public final class Engine: @unchecked Sendable {
             lock.unlock()
             throw .shutDown
         }
-        let accepted = scheduler.enqueue(
+        let ready = scheduler.enqueueReportingReady(
             endpoint: endpoint, identity: identity, body: body, linked: linked, now: clock.monotonicNanoseconds())
-        let wake = startThreadAndRequestWake()
+        let accepted = ready != nil
+        // A request that cannot leave yet (its lane is busy, or the in-flight cap is reached)
+        // needs no wakeup: the completion that frees it wakes the thread anyway. This keeps a
+        // busy sender from being woken (and contending for the lock) on every call.
+        let wake = ready == true || thread == nil ? startThreadAndRequestWake() : false
         // Warn once each time the queue fills up, not once per refused call.
         let warn = !accepted && !reportedQueueFull
         reportedQueueFull = !accepted
@@ -147,7 +155,7 @@ public final class Engine: @unchecked Sendable {
     /// have passed, with what is still pending then.
     public func whenIdle(timeout: Double, done: @escaping @Sendable (FlushResult) -> Void) {
         lock.lock()
-        if (scheduler.isIdle && !reporting) || phase == .stopped {
+        if (scheduler.isIdle && reportsRunning == 0) || phase == .stopped {
             let pending = scheduler.pendingEvents
             lock.unlock()
             return done(FlushResult(pending: pending))
@@ -273,33 +281,39 @@ public final class Engine: @unchecked Sendable {
             wakeRequested = false
             let started = phase == .stopping && now >= stopDeadline ? [] : scheduler.takeStartable(now: now)
             var wakeAt = scheduler.nextWakeup(now: now)
-            let expired = takeExpiredWaiters(now: now)
-            for deadline in idleWaiters.map(\.deadline) + lookupWaiters.values.flatMap({ $0.map(\.deadline) }) {
-                wakeAt = min(wakeAt ?? deadline, deadline)
+            let expired = idleWaiters.isEmpty && lookupWaiters.isEmpty ? nil : takeExpiredWaiters(now: now)
+            for waiter in idleWaiters { wakeAt = min(wakeAt ?? waiter.deadline, waiter.deadline) }
+            for waiters in lookupWaiters.values {
+                for waiter in waiters { wakeAt = min(wakeAt ?? waiter.deadline, waiter.deadline) }
             }
             if phase == .stopping { wakeAt = min(wakeAt ?? stopDeadline, stopDeadline) }
-            let requests = started.map(request(for:))
             let current = transport
             lock.unlock()
 
-            expired()
-            requests.forEach(current.start)
+            expired?()
+            for job in started { current.start(request(for: job)) }
             let timeout = wakeAt.map { $0 > now ? min(($0 - now) / 1_000_000 + 1, 1000) : 0 } ?? 1000
             let answers = current.poll(timeoutMilliseconds: Int32(timeout))
 
             lock.lock()
-            let followUps = answers.map { handle(id: $0.id, response: $0.response) }
-            // Outcomes are reported outside the lock; until they are, the engine is not idle,
-            // so a flush never returns before the callbacks of what it waited for have run.
-            reporting = !followUps.isEmpty
+            if answers.isEmpty, !scheduler.isIdle || idleWaiters.isEmpty { continue }
+            var followUps: [() -> Void] = []
+            followUps.reserveCapacity(answers.count + 1)
+            for (id, response) in answers {
+                if let followUp = handle(id: id, response: response) { followUps.append(followUp) }
+            }
+            if scheduler.isIdle, !idleWaiters.isEmpty { followUps.append(takeIdleWaiters()) }
+            if followUps.isEmpty { continue }
+            reportsRunning += 1
             lock.unlock()
             followUps.forEach { $0() }
             lock.lock()
-            reporting = false
+            reportsRunning -= 1
+            // A flush that started while the reports ran waited for them: it is done now.
             if scheduler.isIdle, !idleWaiters.isEmpty {
-                let idleDone = takeIdleWaiters()
+                let done = takeIdleWaiters()
                 lock.unlock()
-                idleDone()
+                done()
                 lock.lock()
             }
         }
@@ -322,11 +336,11 @@ public final class Engine: @unchecked Sendable {
             return OutgoingRequest(
                 id: job.id, url: baseURL.text + Endpoint.userId.path + "?visitorId=" + percentEncoded(visitorId), body: nil)
         }
-        return OutgoingRequest(id: job.id, url: baseURL.text + job.endpoint.path, body: job.body)
+        return OutgoingRequest(id: job.id, url: endpointURLs[job.endpoint.rawValue], body: job.body)
     }
 
     /// Applies one answer; returns what to run once the lock is released.
-    private func handle(id: UInt64, response: TransportResponse) -> () -> Void {
+    private func handle(id: UInt64, response: TransportResponse) -> (() -> Void)? {
         let now = clock.monotonicNanoseconds()
         let completion = scheduler.complete(
             id: id, response: response, now: now, nowUnixMilliseconds: clock.unixMilliseconds(), using: &rng)
@@ -359,10 +373,16 @@ public final class Engine: @unchecked Sendable {
                 waiters.forEach { $0.done(result) }
             }
         }
-        let deliveries = completion.delivery.map { [$0] } ?? []
+        // A plain delivery with no callback to call has nothing to report: no closure for it.
+        guard let delivery = completion.delivery,
+            delivery.outcome != .delivered || configuration.onDelivery != nil || completion.unauthorized || completion.retryIn != nil
+        else {
+            guard completion.unauthorized || completion.retryIn != nil else { return nil }
+            return log
+        }
         return { [self] in
             log()
-            report(deliveries)
+            report([delivery])
         }
     }
 

@@ -119,27 +119,41 @@ struct Scheduler {
     /// - Parameter linked: another identity whose later requests must wait for this one, e.g.
     ///   the email an identify sets: a track by that email needs the identify done first.
     mutating func enqueue(endpoint: Endpoint, identity: Identity, body: [UInt8], linked: Identity? = nil, now: UInt64) -> Bool {
+        enqueueReportingReady(endpoint: endpoint, identity: identity, body: body, linked: linked, now: now) != nil
+    }
+
+    /// ``enqueue(endpoint:identity:body:linked:now:)``, also saying whether the request may
+    /// leave now: its lane was empty and there is room in flight. When false, the flush thread
+    /// need not be woken: a completion (or the wakeup it already planned) will start it. Nil
+    /// when the queue is full.
+    mutating func enqueueReportingReady(endpoint: Endpoint, identity: Identity, body: [UInt8], linked: Identity? = nil, now: UInt64) -> Bool? {
         stats.queued += 1
         guard pendingEvents < capacity else {
             stats.dropped += 1
-            return false
+            return nil
         }
         let job = Job(id: takeId(), endpoint: endpoint, lane: identity, body: body, visitorId: nil, enqueuedAt: now)
         stats.queueDepth += 1
-        append(job, to: identity)
+        let ready = append(job, to: identity) && inFlight.count < maxInFlight
         if let linked, linked != identity {
             var placeholder = Job(id: takeId(), endpoint: endpoint, lane: linked, body: [], visitorId: nil, enqueuedAt: now)
             placeholder.placeholderFor = job.id
             placeholderLanes[job.id] = linked
             append(placeholder, to: linked)
         }
-        return true
+        return ready
     }
 
     /// Appends `job` to its lane, in place (a copy of the lane would make each call O(lane)).
-    private mutating func append(_ job: Job, to identity: Identity) {
+    /// Returns whether the lane became ready.
+    @discardableResult
+    private mutating func append(_ job: Job, to identity: Identity) -> Bool {
         let wasEmpty = lanes[identity, default: FIFO()].pushReportingEmpty(job)
-        if wasEmpty, job.placeholderFor == nil { readyLanes[job.endpoint.rawValue].push(identity) }
+        if wasEmpty, job.placeholderFor == nil {
+            readyLanes[job.endpoint.rawValue].push(identity)
+            return true
+        }
+        return false
     }
 
     /// Queues a user-id lookup. False when too many are pending.

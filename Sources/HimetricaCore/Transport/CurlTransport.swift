@@ -73,18 +73,30 @@ final class CurlTransport: Transport {
     }
 
     func start(_ request: OutgoingRequest) {
-        let easy = idle.popLast() ?? curl_easy_init()!
-        curl_easy_reset(easy)
+        // A reused handle keeps the options every request shares (set once when it was
+        // created), so only the per-request ones are set here: no curl_easy_reset and a dozen
+        // setopts per request.
+        let easy = idle.popLast() ?? newEasyHandle()
         let transfer = Transfer(id: request.id, easy: easy, body: request.body, maxResponseBytes: settings.maxResponseBytes)
         hm_curl_setopt_string(easy, CURLOPT_URL, request.url)
-        hm_curl_setopt_slist(easy, CURLOPT_HTTPHEADER, headers)
         if let body = transfer.body {
             hm_curl_setopt_long(easy, CURLOPT_POST, 1)
             hm_curl_setopt_off(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(request.body?.count ?? 0))
             hm_curl_setopt_pointer(easy, CURLOPT_POSTFIELDS, body.baseAddress)
         } else {
+            hm_curl_setopt_pointer(easy, CURLOPT_POSTFIELDS, nil)
+            hm_curl_setopt_off(easy, CURLOPT_POSTFIELDSIZE_LARGE, -1)
             hm_curl_setopt_long(easy, CURLOPT_HTTPGET, 1)
         }
+        hm_curl_setopt_pointer(easy, CURLOPT_WRITEDATA, Unmanaged.passUnretained(transfer).toOpaque())
+        transfers[easy] = transfer
+        curl_multi_add_handle(multi, easy)
+    }
+
+    /// A new easy handle with the options every request shares.
+    private func newEasyHandle() -> UnsafeMutableRawPointer {
+        let easy = curl_easy_init()!
+        hm_curl_setopt_slist(easy, CURLOPT_HTTPHEADER, headers)
         hm_curl_setopt_long(easy, CURLOPT_NOSIGNAL, 1)
         hm_curl_setopt_long(easy, CURLOPT_FOLLOWLOCATION, 0)
         hm_curl_setopt_string(easy, CURLOPT_PROTOCOLS_STR, "http,https")
@@ -108,9 +120,7 @@ final class CurlTransport: Transport {
             }
             return length
         }
-        hm_curl_setopt_pointer(easy, CURLOPT_WRITEDATA, Unmanaged.passUnretained(transfer).toOpaque())
-        transfers[easy] = transfer
-        curl_multi_add_handle(multi, easy)
+        return easy
     }
 
     func poll(timeoutMilliseconds: Int32) -> [(id: UInt64, response: TransportResponse)] {

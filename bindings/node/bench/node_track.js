@@ -74,6 +74,11 @@ async function main() {
   console.log(`client.track()                  ${us(tr.median)}  ${us(tr.p99)}`);
   console.log(`baseline JSON.stringify+push    ${us(bl.median)}  ${us(bl.p99)}`);
   console.log(`ratio track/baseline            ${(tr.median / bl.median).toFixed(1).padStart(7)}x ${(tr.p99 / bl.p99).toFixed(1).padStart(7)}x`);
+  if (process.env.BENCH_MACHINE) {
+    fs.writeFileSync(process.env.BENCH_MACHINE,
+      `node_track_median ${(tr.median / 1000).toFixed(3)}\nnode_track_p99 ${(tr.p99 / 1000).toFixed(3)}\n` +
+      `node_base_median ${(bl.median / 1000).toFixed(3)}\nnode_base_p99 ${(bl.p99 / 1000).toFixed(3)}\n`);
+  }
 }
 
 main().catch((e) => { console.error(e); process.exit(1); });
