@@ -70,7 +70,8 @@ extension Application {
 
 extension Request {
     /// The application's Himetrica client bound to this request's visitor (found by the
-    /// sources given to `app.himetrica.configure`, at the time of the call).
+    /// sources given to `app.himetrica.configure`, at the time of the call). Using it before
+    /// `app.himetrica.configure` is a programming error and stops the process.
     public var himetrica: HimetricaRequestHandle {
         let state = application.himetrica.state
         return HimetricaRequestHandle(client: state.client, identity: himetricaIdentity(state.visitor))
