@@ -5,6 +5,7 @@
 #   bench/middleware.sh [hummingbird|vapor]     (default hummingbird)
 #
 # Environment: DURATION (default 10s), CONNECTIONS (16), THREADS (2), CONFIG (release).
+# Runs the pair twice: with THREADS/CONNECTIONS (saturating) and with one connection.
 # Both app instances send their events to a local himetrica-devserver with the client's default
 # rate limits, as a deployed app would; every tracked request carries an hm_vid cookie.
 set -eu
@@ -54,20 +55,27 @@ percentile() {
         if (v ~ /us$/) { u = 1 } else if (v ~ /ms$/) { u = 1000 } else if (v ~ /s$/) { u = 1000000 }
         sub(/[a-z]+$/, "", v); printf "%.0f", v * u }' "$2"
 }
-run() {
-    wrk -t"$threads" -c"$connections" -d"$duration" --latency -H "Cookie: hm_vid=bench-visitor-0001" \
-        "http://127.0.0.1:$1/hello" >"$work/$2"
+# One wrk run per instance with $1 threads and $2 connections; prints a table.
+compare() {
+    echo "wrk -t$1 -c$2 -d$duration --latency -H 'Cookie: hm_vid=bench-visitor-0001' http://127.0.0.1:PORT/hello ($framework, $config)"
+    for name in plain tracked; do
+        port=$plain; [ "$name" = tracked ] && port=$tracked
+        wrk -t"$1" -c"$2" -d"$duration" --latency -H "Cookie: hm_vid=bench-visitor-0001" \
+            "http://127.0.0.1:$port/hello" >"$work/$name"
+    done
+    printf '%-10s %12s %12s %12s\n' "" "median (us)" "p99 (us)" "requests/s"
+    for name in plain tracked; do
+        printf '%-10s %12s %12s %12s\n' "$name" "$(percentile 50% "$work/$name")" "$(percentile 99% "$work/$name")" \
+            "$(awk '/Requests\/sec/ { print $2 }' "$work/$name")"
+    done
+    printf '%-10s %12s %12s\n\n' "added" \
+        "$(($(percentile 50% "$work/tracked") - $(percentile 50% "$work/plain")))" \
+        "$(($(percentile 99% "$work/tracked") - $(percentile 99% "$work/plain")))"
 }
-echo "wrk -t$threads -c$connections -d$duration --latency -H 'Cookie: hm_vid=bench-visitor-0001' http://127.0.0.1:PORT/hello ($framework, $config)"
-run "$plain" plain
-run "$tracked" tracked
-printf '%-18s %12s %12s %12s\n' "" "median (us)" "p99 (us)" "requests/s"
-for name in plain tracked; do
-    printf '%-18s %12s %12s %12s\n' "$name" "$(percentile 50% "$work/$name")" "$(percentile 99% "$work/$name")" \
-        "$(awk '/Requests\/sec/ { print $2 }' "$work/$name")"
-done
-printf '%-18s %12s %12s\n' "added" \
-    "$(($(percentile 50% "$work/tracked") - $(percentile 50% "$work/plain")))" \
-    "$(($(percentile 99% "$work/tracked") - $(percentile 99% "$work/plain")))"
+# Saturated (the server's cost shows as lost throughput and queueing), then one connection at a
+# time (the per-request cost itself).
+compare "$threads" "$connections"
+compare 1 1
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 curl -s "${endpoint%/api/v1}/_dev/stats" | sed 's/^/devserver stats: /'
 echo
