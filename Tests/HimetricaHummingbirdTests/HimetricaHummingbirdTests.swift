@@ -31,6 +31,7 @@ struct TestContext: HimetricaRequestContext {
         router.get("hello") { _, _ in "hello" }
         router.get("health") { _, _ in "ok" }
         router.get("health/db") { _, _ in "ok" }
+        router.get("healthz") { _, _ in "ok" }
         router.get("users/:id") { _, context in "user \(context.parameters.get("id")!)" }
         router.get("fail") { _, _ -> String in throw HTTPError(.serviceUnavailable) }
         router.get("me") { _, context in
@@ -95,11 +96,11 @@ struct TestContext: HimetricaRequestContext {
     @Test func leavesFilteredPathsOut() async throws {
         let tracking = HimetricaRequestTracking(excludedPaths: ["/health"], filter: { _, path in path != "/users/7" })
         let events = try await events(tracking: tracking) { client in
-            for path in ["/health", "/health/db", "/users/7", "/hello"] {
+            for path in ["/health", "/health/db", "/users/7", "/healthz", "/hello"] {
                 try await client.execute(uri: path, method: .get, headers: [.cookie: "hm_vid=v1"]) { #expect($0.status == .ok) }
             }
         }
-        #expect(events.map { $0.properties["route"] as? String } == ["/hello"])
+        #expect(events.map { $0.properties["route"] as? String } == ["/healthz", "/hello"])
     }
 
     @Test func ignoresMalformedAndOversizedCookies() async throws {

@@ -24,6 +24,7 @@ import VaporTesting
             app.get("hello") { _ in "hello" }
             app.get("health") { _ in "ok" }
             app.get("health", "db") { _ in "ok" }
+            app.get("healthz") { _ in "ok" }
             app.get("users", ":id") { req in "user \(req.parameters.get("id")!)" }
             app.get("fail") { _ -> String in throw Abort(.serviceUnavailable) }
             app.get("me") { req in
@@ -80,11 +81,11 @@ import VaporTesting
     @Test func leavesFilteredPathsOut() async throws {
         let tracking = HimetricaRequestTracking(excludedPaths: ["/health"], filter: { _, path in path != "/users/7" })
         let events = try await events(tracking: tracking) { app in
-            for path in ["health", "health/db", "users/7", "hello"] {
+            for path in ["health", "health/db", "users/7", "healthz", "hello"] {
                 try await app.test(.GET, path, headers: ["Cookie": "hm_vid=v1"]) { #expect($0.status == .ok) }
             }
         }
-        #expect(events.map { $0.properties["route"] as? String } == ["/hello"])
+        #expect(events.map { $0.properties["route"] as? String } == ["/healthz", "/hello"])
     }
 
     @Test func ignoresMalformedAndOversizedCookies() async throws {
