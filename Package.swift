@@ -14,12 +14,17 @@ let package = Package(
         .library(name: "HimetricaC", type: .dynamic, targets: ["HimetricaC"]),
         .executable(name: "himetrica", targets: ["HimetricaCLI"]),
         .executable(name: "himetrica-devserver", targets: ["HimetricaDevServer"]),
+        // Server middleware.
+        .library(name: "HimetricaVapor", targets: ["HimetricaVapor"]),
+        .library(name: "HimetricaHummingbird", targets: ["HimetricaHummingbird"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
+        .package(url: "https://github.com/vapor/vapor.git", from: "4.122.0"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.0.0", traits: []),
     ],
     targets: [
         // libcurl, with typed wrappers for its variadic functions.
@@ -73,6 +78,38 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // Server middleware: what both frameworks share (visitor, request tracking, the
+        // per-request handle), then one thin adapter per framework.
+        .target(
+            name: "HimetricaServerSupport",
+            dependencies: ["Himetrica", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
+            name: "HimetricaVapor",
+            dependencies: ["HimetricaServerSupport", .product(name: "Vapor", package: "vapor")]
+        ),
+        .target(
+            name: "HimetricaHummingbird",
+            dependencies: [
+                "HimetricaServerSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]
+        ),
+        .executableTarget(
+            name: "himetrica-example-vapor",
+            dependencies: ["HimetricaVapor", .product(name: "Vapor", package: "vapor")],
+            path: "examples/vapor"
+        ),
+        .executableTarget(
+            name: "himetrica-example-hummingbird",
+            dependencies: [
+                "HimetricaHummingbird",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            path: "examples/hummingbird"
+        ),
 
         .testTarget(name: "HimetricaRulesTests", dependencies: ["HimetricaRules"]),
         .testTarget(name: "HimetricaCoreTests", dependencies: ["HimetricaCore", "HimetricaRules"]),
@@ -90,6 +127,23 @@ let package = Package(
                 "Himetrica",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(
+            name: "HimetricaVaporTests",
+            dependencies: [
+                "HimetricaVapor",
+                .product(name: "Vapor", package: "vapor"),
+                .product(name: "VaporTesting", package: "vapor"),
+            ]
+        ),
+        .testTarget(
+            name: "HimetricaHummingbirdTests",
+            dependencies: [
+                "HimetricaHummingbird",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
             ]
         ),
     ]

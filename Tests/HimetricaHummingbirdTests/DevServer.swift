@@ -1,0 +1,78 @@
+import Foundation
+import Himetrica
+import Logging
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// A himetrica-devserver process on a free loopback port, for one test (as in
+/// HimetricaIntegrationTests); keep the two copies alike.
+final class DevServer: @unchecked Sendable {
+    static let key = "hm_sk_middleware_test_0001"
+
+    let url: String
+    private let process: Process
+
+    /// The package's root directory, found from this file's path.
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    /// Starts the server with `arguments` and waits until it listens.
+    init(_ arguments: [String] = []) throws {
+        let binary = ProcessInfo.processInfo.environment["HIMETRICA_DEVSERVER"]
+            ?? Self.packageRoot.appendingPathComponent(".build/debug/himetrica-devserver").path
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["--port", "0", "--key", Self.key] + arguments
+        let stdout = Pipe()
+        process.standardOutput = stdout
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var line = Data()
+        while !line.contains(UInt8(ascii: "\n")) {
+            let chunk = stdout.fileHandleForReading.availableData
+            if chunk.isEmpty { throw DevServerError.didNotStart }
+            line += chunk
+        }
+        let text = String(decoding: line, as: UTF8.self)
+        guard let range = text.range(of: "listening on ") else { throw DevServerError.didNotStart }
+        url = String(text[range.upperBound...].prefix { !$0.isNewline })
+    }
+
+    deinit {
+        process.terminate()
+        process.waitUntilExit()
+    }
+
+    /// A configuration pointing at this server, with `change` applied.
+    func configuration(_ change: (inout Configuration) -> Void = { _ in }) -> Configuration {
+        var configuration = Configuration()
+        configuration.endpoint = url + "/api/v1"
+        configuration.logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
+        change(&configuration)
+        return configuration
+    }
+
+    /// A client of this server.
+    func client(_ change: (inout Configuration) -> Void = { _ in }) throws -> HimetricaClient {
+        try HimetricaClient(secretKey: Self.key, configuration: configuration(change))
+    }
+
+    /// The bodies of the accepted events and identifies, in order.
+    func events() async throws -> [[String: Any]] {
+        let (data, _) = try await URLSession.shared.data(from: URL(string: url + "/_dev/events")!)
+        let json = try JSONSerialization.jsonObject(with: data) as? [String: Any] ?? [:]
+        return (json["events"] as? [[String: Any]] ?? []).map { $0["body"] as? [String: Any] ?? [:] }
+    }
+}
+
+enum DevServerError: Error {
+    case didNotStart
+}
+
+extension Dictionary where Key == String, Value == Any {
+    /// The event's properties.
+    var properties: [String: Any] { self["properties"] as? [String: Any] ?? [:] }
+    /// The event's name.
+    var eventName: String? { self["eventName"] as? String }
+}
