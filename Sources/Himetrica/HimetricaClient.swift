@@ -148,6 +148,15 @@ public final class HimetricaClient: Sendable {
         }
     }
 
+    /// The blocking form of ``shutdown(timeout:)``, for synchronous shutdown paths (such as
+    /// Vapor's `Application.shutdown()`). It blocks the calling thread, so it is unavailable
+    /// from async code: use ``shutdown(timeout:)`` there.
+    @available(*, noasync, message: "use `await shutdown(timeout:)`")
+    @discardableResult
+    public func shutdownBlocking(timeout: Duration = .seconds(5)) -> FlushResult {
+        engine.shutdown(timeout: timeout.seconds)
+    }
+
     /// The client's counters now.
     public var stats: Stats { engine.stats }
 

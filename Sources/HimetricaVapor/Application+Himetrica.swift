@@ -62,6 +62,10 @@ extension Application {
     private struct Shutdown: LifecycleHandler {
         let client: HimetricaClient
 
+        func shutdown(_ application: Application) {
+            client.shutdownBlocking()
+        }
+
         func shutdownAsync(_ application: Application) async {
             await client.shutdown()
         }
