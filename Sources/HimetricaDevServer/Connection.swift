@@ -28,6 +28,9 @@ extension DevContext {
     /// Waits until the client closes the connection (or the server shuts down), never answering.
     func hang() async -> ConnectionClosedOnPurpose {
         let channel = self.channel
+        // The server allows remote half-closure, so a client giving up shows as "input closed",
+        // not as a closed channel: watch for it and close.
+        try? await channel.pipeline.addHandler(HangWatcher())
         await withGracefulShutdownHandler {
             try? await channel.closeFuture.get()
         } onGracefulShutdown: {
@@ -58,5 +61,18 @@ final class CloseAfterResponseHandler: ChannelOutboundHandler, RemovableChannelH
         default:
             context.write(data, promise: promise)
         }
+    }
+}
+
+/// Added to a hung request's connection: closes it once the client stops sending (half-closes)
+/// or goes away, which ends the hang.
+final class HangWatcher: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case ChannelEvent.inputClosed = event {
+            context.close(promise: nil)
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 }

@@ -2,6 +2,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import NIOCore
+import HTTPTypes
 import Testing
 
 @testable import HimetricaDevServer

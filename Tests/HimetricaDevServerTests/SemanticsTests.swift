@@ -103,10 +103,10 @@ import Testing
     @Test func stateFileSurvivesRestart() async throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("devserver-state-\(UUID().uuidString).json").path
         defer { try? FileManager.default.removeItem(atPath: path) }
-        try await withServer({ $0.stateFile = path }) { client in
+        try await withServer({ $0.stateFile = path }) { (client: DevClient) async throws in
             #expect(try await client.identify(#"{"visitorId":"v","traits":{"email":"jane@example.com","userId":"u1"}}"#).status == 200)
         }
-        try await withServer({ $0.stateFile = path; $0.autoCreateVisitors = false }) { client in
+        try await withServer({ $0.stateFile = path; $0.autoCreateVisitors = false }) { (client: DevClient) async throws in
             #expect(try await client.track(#"{"email":"jane@example.com","eventName":"x"}"#).status == 202)
             #expect(try await client.send(.get, "/api/v1/user-id?visitorId=v").status == 200)
         }

@@ -1,3 +1,5 @@
+import HTTPTypes
+import Hummingbird
 import Testing
 
 @testable import HimetricaDevServer
