@@ -21,7 +21,7 @@ out="$(mktemp)"
 pid=$!
 # With HIMETRICA_TEST_LOG_DIR set (make test), the server's own log is kept there too, so the
 # secret scan (scripts/scan-secrets.sh) sees it.
-keep='[ -n "${HIMETRICA_TEST_LOG_DIR:-}" ] && cat "$out" "$out.err" >>"$HIMETRICA_TEST_LOG_DIR/devserver-$pid.log"'
+keep='if [ -n "${HIMETRICA_TEST_LOG_DIR:-}" ]; then cat "$out" "$out.err" >>"$HIMETRICA_TEST_LOG_DIR/devserver-$pid.log" || true; fi'
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; eval "$keep"; rm -f "$out" "$out.err"' EXIT
 for _ in $(seq 1 200); do
   grep -q '^listening on ' "$out" && break
