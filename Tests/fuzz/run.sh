@@ -29,7 +29,7 @@ for target in rules capi; do
   mkdir -p "$work"
   log="$out/fuzz-$target.log"
   set +e
-  ASAN_OPTIONS=detect_leaks=0 timeout $((seconds + 120)) "$out/fuzz-$target" -max_total_time="$seconds" \
+  SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=0 timeout $((seconds + 120)) "$out/fuzz-$target" -max_total_time="$seconds" \
     -timeout=10 -rss_limit_mb=2048 -max_len=12000 -print_final_stats=1 -artifact_prefix="$out/crash-$target-" \
     "$work" "$root/Tests/fuzz/corpus/$target" >"$log" 2>&1
   rc=$?
