@@ -5,7 +5,8 @@
 #
 # Targets (in build/fuzz):
 #   fuzz-rules  FuzzRules.swift + Sources/HimetricaRules, swiftc -sanitize=fuzzer,address
-#   fuzz-capi   fuzz_capi.c, clang -fsanitize=fuzzer,address,undefined, against build/lib/libhimetrica.so
+#   fuzz-capi   fuzz_capi.c, clang -fsanitize=fuzzer,address,undefined, against libhimetrica built with
+#               swiftc -sanitize=fuzzer,address (.build-fuzzlib), so coverage reaches into the library
 # New inputs go to build/fuzz/work-* (not committed); a crash leaves build/fuzz/crash-* and
 # fails the run. Prints each target's executions.
 set -euo pipefail
@@ -19,8 +20,13 @@ nolink='Cannot export local symbol'   # ld.gold's noise about the sanitizer runt
 
 "$swiftc" -sanitize=fuzzer,address -parse-as-library -module-name HimetricaRules -O -g \
   "$root"/Sources/HimetricaRules/*.swift "$root/Tests/fuzz/FuzzRules.swift" -o "$out/fuzz-rules" 2>&1 | { grep -v "$nolink" || true; }
+fuzzlib="$root/.build-fuzzlib/release"
+swift build -c release --product HimetricaC --scratch-path "$root/.build-fuzzlib" --package-path "$root" \
+  -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library 2>&1 | { grep -E 'error|Build of' || true; }
+ln -sf libHimetricaC.so "$fuzzlib/libhimetrica.so"
+swiftlib="$(dirname "$(command -v "$swiftc")")/../lib/swift/linux"
 "$clang" -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I"$root/include" \
-  "$root/Tests/fuzz/fuzz_capi.c" -L"$root/build/lib" -lhimetrica -Wl,-rpath,"$root/build/lib" \
+  "$root/Tests/fuzz/fuzz_capi.c" -L"$fuzzlib" -lhimetrica -Wl,-rpath,"$fuzzlib" -Wl,-rpath,"$swiftlib" \
   -o "$out/fuzz-capi" 2>&1 | { grep -v "$nolink" || true; }
 
 status=0
