@@ -6,9 +6,9 @@
 #
 # `make test` runs every suite through it, so scripts/scan-secrets.sh can check all output.
 set -uo pipefail
-dir="$1" name="$2"
+mkdir -p "$1"
+dir="$(cd "$1" && pwd)" name="$2"   # absolute: the suites change directories
 shift 2
-mkdir -p "$dir"
 start=$(date +%s)
 HIMETRICA_TEST_LOG_DIR="$dir" "$@" 2>&1 | tee "$dir/$name.log"
 status=${PIPESTATUS[0]}
