@@ -66,7 +66,7 @@ test: deps
 
 test-swift: deps
 	$(SWIFT) build --build-tests
-	timeout 1800 $(SWIFT) test --skip-build
+	timeout 900 $(SWIFT) test --skip-build
 
 test-c: check-header
 	$(MAKE) -C Tests/c run LIBDIR=$(CURDIR)/$(BUILD)/lib INCDIR=$(CURDIR)/include
