@@ -236,7 +236,34 @@ static void test_wedge(const char *name, const char *port_env) {
     CHECK(o2->late == 0, "%s: %d delivery callbacks ran after hm_client_free returned", name, o2->late);
 }
 
+/* Validation messages name the field path, and property keys come from the caller's data: a
+ * key must not put a line break into a message (log injection), cut it short at a NUL, or
+ * make it as long as the properties. */
+static void test_message_injection(void) {
+    hm_config *config = hm_config_new();
+    hm_config_set(config, "endpoint", "http://127.0.0.1:1/api/v1");
+    hm_client *c = NULL;
+    hm_client_new(KEY, config, &c);
+    hm_config_free(config);
+    hm_track(c, "e", NULL, NULL, "v", "{\"a\\r\\nInjected: yes\":NaN}", NULL, NULL);
+    const char *e = hm_last_error();
+    CHECK(e && strcmp(e, "properties.a\\r\\nInjected: yes: numbers must be finite (no NaN or Infinity)") == 0,
+          "CR/LF in a key is escaped in the message: %s", e ? e : "(none)");
+    hm_track(c, "e", NULL, NULL, "v", "{\"k\":{\"a\\u0000b\":1,\"a\\u0000b\":2}}", NULL, NULL);
+    e = hm_last_error();
+    CHECK(e && strcmp(e, "properties.k.a\\u0000b: duplicate key") == 0, "NUL in a key is escaped: %s", e ? e : "(none)");
+    static char big[12000];
+    strcpy(big, "{\"");
+    memset(big + 2, 'k', 9000);
+    strcpy(big + 9002, "\":NaN}");
+    hm_track(c, "e", NULL, NULL, "v", big, NULL, NULL);
+    e = hm_last_error();
+    CHECK(e && strlen(e) < 200, "a 9000-byte key is shortened in the message (%zu bytes)", e ? strlen(e) : 0);
+    hm_client_free(c);
+}
+
 int main(void) {
+    test_message_injection();
     test_plain_http();
     test_tls();
     test_redirect();
