@@ -14,7 +14,8 @@ RELEASE := .build/release
 SWIFT_HEADER := .build/$(TRIPLE)/release/HimetricaC.build/include/HimetricaC-Swift.h
 CWARN   := -Wall -Wextra -Werror -pedantic
 
-.PHONY: all deps build devserver lib header check-header test test-swift test-c test-node node bench-node test-python python-wheel bench-python demo bench bench-full bench-smoke install clean
+.PHONY: all deps build devserver lib header check-header test test-swift test-c test-node node bench-node test-python python-wheel bench-python demo bench bench-full bench-smoke install clean \
+  soak test-soak-short fuzz fuzz-short test-sanitizers test-sanitizers-swift test-sanitizers-c lib-asan scan-secrets
 
 all: lib
 
@@ -47,12 +48,26 @@ check-header: lib
 	done
 	@echo "header: up to date; compiles as C99 and C++ with $(CWARN)"
 
-test: deps test-swift test-c test-node test-python bench-smoke
+# Every suite runs through scripts/run-logged.sh: its output is kept in $(LOGS) (and timed in
+# $(LOGS)/times.txt), and scan-secrets then fails if a test key appears in any of it.
+LOGS := $(BUILD)/test-logs
+LOGGED = scripts/run-logged.sh $(LOGS)
+test: deps
+	rm -rf $(LOGS)
+	$(LOGGED) swift $(MAKE) --no-print-directory test-swift
+	$(LOGGED) c $(MAKE) --no-print-directory test-c
+	$(LOGGED) node $(MAKE) --no-print-directory test-node
+	$(LOGGED) python $(MAKE) --no-print-directory test-python
+	$(LOGGED) soak-short $(MAKE) --no-print-directory test-soak-short
+	$(LOGGED) fuzz-short $(MAKE) --no-print-directory fuzz-short
+	$(LOGGED) bench-smoke $(MAKE) --no-print-directory bench-smoke
+	scripts/scan-secrets.sh $(LOGS)
+	@cat $(LOGS)/times.txt
 	@echo "all test suites passed"
 
 test-swift: deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	timeout 900 $(SWIFT) test --skip-build
 
 # The dev server the C, Node and Python tests talk to.
 devserver:
@@ -123,3 +138,65 @@ install: lib
 
 clean:
 	rm -rf $(BUILD) .build
+
+# ---- Reliability and security (Tests/soak, Tests/fuzz, Tests/sanitizers, Tests/c) ----
+
+devserver: deps
+	$(SWIFT) build --product himetrica-devserver
+
+SOAK_LOAD := $(BUILD)/soak_load
+$(SOAK_LOAD): Tests/soak/soak_load.c include/himetrica.h
+	$(CC) -std=c11 -O2 $(CWARN) -Wno-pedantic -Iinclude Tests/soak/soak_load.c -L$(BUILD)/lib -lhimetrica -lpthread \
+	  -Wl,-rpath,$(CURDIR)/$(BUILD)/lib -o $@
+
+# The fault soak: 100,000 events from 4 threads under 20% 503, 5% 429, 2% drops, 0-20 ms
+# latency and two 5 s outages; at most ~5 minutes. The report: $(BUILD)/soak-report.txt.
+soak: lib devserver
+	$(MAKE) $(SOAK_LOAD)
+	timeout 400 $(PYTHON) Tests/soak/soak.py --load $(SOAK_LOAD) --report $(BUILD)/soak-report.txt
+
+# Its short form for `make test`: 5,000 events, one 2 s outage, under a minute.
+test-soak-short: lib devserver
+	$(MAKE) $(SOAK_LOAD)
+	timeout 120 $(PYTHON) Tests/soak/soak.py --load $(SOAK_LOAD) --events 5000 --outage-at 2 --outage-seconds 2 \
+	  --budget 50 --report $(BUILD)/soak-short-report.txt
+
+# libFuzzer: the rules (Swift) and the C entry points; `fuzz` runs each 5 minutes, `fuzz-short` 15 s.
+FUZZ_SECONDS ?= 300
+fuzz: lib
+	Tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+fuzz-short: lib
+	Tests/fuzz/run.sh 15
+
+# The core's Swift tests under ThreadSanitizer and AddressSanitizer (Tests/sanitizers holds a
+# manifest of the core only, so neither build compiles the dev server), and the C tests under
+# ASan + UBSan against an ASan build of the library.
+SAN_TEST_FILTER := HimetricaRulesTests|HimetricaCoreTests|HimetricaIntegrationTests
+test-sanitizers: test-sanitizers-swift test-sanitizers-c
+
+test-sanitizers-swift: devserver
+	cp -f Package.resolved Tests/sanitizers/Package.resolved 2>/dev/null || true
+	for san in thread address; do \
+	  scratch=$(CURDIR)/.build-$$san; \
+	  $(SWIFT) build --package-path Tests/sanitizers --scratch-path $$scratch --build-tests --sanitize=$$san || exit 1; \
+	  HIMETRICA_DEVSERVER=$(CURDIR)/.build/debug/himetrica-devserver TSAN_OPTIONS=halt_on_error=1 \
+	    ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 \
+	    timeout 1200 $(SWIFT) test --package-path Tests/sanitizers --scratch-path $$scratch --skip-build \
+	    --sanitize=$$san --filter '$(SAN_TEST_FILTER)' || exit 1; \
+	done
+
+# libhimetrica built with -sanitize=address (Swift runtime linked dynamically), for the C tests.
+ASAN_LIB := .build-asanlib/release
+lib-asan: deps
+	$(SWIFT) build -c release --product HimetricaC --scratch-path .build-asanlib -Xswiftc -sanitize=address
+	ln -sf libHimetricaC.so $(ASAN_LIB)/libhimetrica.so
+
+test-sanitizers-c: lib-asan devserver
+	ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  $(MAKE) -C Tests/c run-sanitized LIBDIR=$(CURDIR)/$(BUILD)/lib SAN_LIBDIR=$(CURDIR)/$(ASAN_LIB) \
+	  INCDIR=$(CURDIR)/include SAN_EXTRA_RPATH=-Wl,-rpath,$(dir $(shell which $(SWIFT)))../lib/swift/linux
+
+# Fails when a secret key the tests use appears in any test output collected in $(BUILD)/test-logs.
+scan-secrets:
+	scripts/scan-secrets.sh $(BUILD)/test-logs

@@ -98,7 +98,9 @@ typedef enum hm_status {
 } hm_status;
 
 /// Shuts the client down (sending what it can within the configured exit_flush_timeout) and
-/// frees it. NULL is ignored. The handle must not be used afterwards.
+/// frees it. NULL is ignored. The handle must not be used afterwards. When it returns, the
+/// flush thread has ended: no delivery or log callback runs any more, so what their
+/// user_data points to may be freed.
 HM_EXPORT void hm_client_free(hm_client * HM_NULLABLE client);
 
 /// Creates a client for `secret_key` (hm_sk_...) with `config` (NULL for every default) and

@@ -19,7 +19,10 @@ while [ $# -gt 0 ] && [ "$1" != "--" ]; do flags+=("$1"); shift; done
 out="$(mktemp)"
 "$server" --port 0 --key "$key" "${flags[@]}" >"$out" 2>"$out.err" &
 pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -f "$out" "$out.err"' EXIT
+# With HIMETRICA_TEST_LOG_DIR set (make test), the server's own log is kept there too, so the
+# secret scan (scripts/scan-secrets.sh) sees it.
+keep='if [ -n "${HIMETRICA_TEST_LOG_DIR:-}" ]; then cat "$out" "$out.err" >>"$HIMETRICA_TEST_LOG_DIR/devserver-$pid.log" || true; fi'
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; eval "$keep"; rm -f "$out" "$out.err"' EXIT
 for _ in $(seq 1 200); do
   grep -q '^listening on ' "$out" && break
   kill -0 $pid 2>/dev/null || { cat "$out.err" >&2; echo "devserver did not start" >&2; exit 1; }

@@ -10,8 +10,13 @@ import Glibc
 /// The Swift object behind an hm_client handle.
 final class ClientBox {
     let engine: Engine
+    /// How long hm_client_free may deliver for (the configuration's exit_flush_timeout).
+    let exitFlushTimeout: Double
 
-    init(engine: Engine) { self.engine = engine }
+    init(engine: Engine, exitFlushTimeout: Double) {
+        self.engine = engine
+        self.exitFlushTimeout = exitFlushTimeout
+    }
 
     static func from(_ handle: UnsafeMutablePointer<hm_client>?) throws(ValidationError) -> ClientBox {
         guard let handle else { throw ValidationError(field: "client", rule: "must not be NULL") }
@@ -37,7 +42,8 @@ final class ClientBox {
             configuration.onDelivery = { delivery in DeliveryView.call(callback, with: delivery) }
         }
         let engine = try Engine(secretKey: key, configuration: configuration)
-        out.pointee = Unmanaged.passRetained(ClientBox(engine: engine)).toOpaque().assumingMemoryBound(to: hm_client.self)
+        let client = ClientBox(engine: engine, exitFlushTimeout: configuration.exitFlushTimeout)
+        out.pointee = Unmanaged.passRetained(client).toOpaque().assumingMemoryBound(to: hm_client.self)
         return LastError.ok()
     } catch {
         return LastError.fail(error)
@@ -45,11 +51,17 @@ final class ClientBox {
 }
 
 /// Shuts the client down (sending what it can within the configured exit_flush_timeout) and
-/// frees it. NULL is ignored. The handle must not be used afterwards.
+/// frees it. NULL is ignored. The handle must not be used afterwards. When it returns, the
+/// flush thread has ended: no delivery or log callback runs any more, so what their
+/// user_data points to may be freed.
 @c public func hm_client_free(_ client: UnsafeMutablePointer<hm_client>?) {
     guard let client else { return }
     let box = Unmanaged<ClientBox>.fromOpaque(UnsafeRawPointer(client))
-    box.takeUnretainedValue().engine.close()
+    // A blocking shutdown joins the flush thread. Engine.close() would only detach it, and the
+    // thread would go on calling the C callbacks (with the caller's user_data) after this
+    // returned: a use after free in every caller that frees its callback state next.
+    let owner = box.takeUnretainedValue()
+    owner.engine.shutdown(timeout: owner.exitFlushTimeout)
     box.release()
 }
 

@@ -87,6 +87,32 @@ extension JSONText {
         return try result.get()
     }
 
+    /// A member name as error messages show it in a field path: control characters (C0, DEL,
+    /// C1) escaped JSON-style (`\n`, `\u0000`) and at most 64 characters (then `…`). Keys come
+    /// from the caller's data, so a message must not carry line breaks into a log line (log
+    /// injection), cut a C string short at a NUL, or grow to the size of the properties.
+    public static func displayKey(_ key: String) -> String {
+        var shown = ""
+        var count = 0
+        for scalar in key.unicodeScalars {
+            if count == 64 {
+                shown += "…"
+                break
+            }
+            count += 1
+            switch scalar.value {
+            case 0x0A: shown += "\\n"
+            case 0x0D: shown += "\\r"
+            case 0x09: shown += "\\t"
+            case 0x00..<0x20, 0x7F..<0xA0:
+                let hex = String(scalar.value, radix: 16)
+                shown += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: shown.unicodeScalars.append(scalar)
+            }
+        }
+        return shown
+    }
+
     /// The decoded value of top-level string member `key` in a compact object produced by
     /// ``compactObject(_:field:stringMembers:)`` or ``JSONWriter``; nil if absent or not a string.
     public static func topLevelString(_ key: String, in compact: [UInt8]) -> String? {
@@ -257,6 +283,9 @@ extension JSONText {
             JSONText.decodeString(Array(UnsafeBufferPointer(start: output + range.lowerBound, count: range.count)), from: 0).text
         }
 
+        /// A key as an error message shows it (see ``JSONText/displayKey(_:)``).
+        func shownKey(_ range: Range<Int>) -> String { JSONText.displayKey(keyName(range)) }
+
         /// Whether the keys written at `a` and `b` are the same text once decoded.
         func sameKey(_ a: Range<Int>, escaped aEscaped: Bool, _ b: Range<Int>, escaped bEscaped: Bool) -> Bool {
             if aEscaped || bEscaped { return keyName(a) == keyName(b) }
@@ -302,7 +331,7 @@ extension JSONText {
                 var k = firstKey
                 while k < keyCount {
                     if sameKey(keys[k]..<keys[k + 1], escaped: keys[k + 2] != 0, written, escaped: escaped) {
-                        throw ValidationError(field: ".\(keyName(written))", rule: "duplicate key")
+                        throw ValidationError(field: ".\(shownKey(written))", rule: "duplicate key")
                     }
                     k += 3
                 }
@@ -316,10 +345,10 @@ extension JSONText {
                 if depth == 1, !stringMembers.isEmpty, stringMembers.contains(keyName(written)) {
                     skipWhitespace()
                     if peek != UInt8(ascii: "\"") {
-                        throw ValidationError(field: ".\(keyName(written))", rule: "must be a string")
+                        throw ValidationError(field: ".\(shownKey(written))", rule: "must be a string")
                     }
                 }
-                do throws(ValidationError) { try value(depth: depth + 1) } catch { throw error.below(".\(keyName(written))") }
+                do throws(ValidationError) { try value(depth: depth + 1) } catch { throw error.below(".\(shownKey(written))") }
                 skipWhitespace()
                 guard let c = peek else { throw syntaxError("unexpected end") }
                 guard c == UInt8(ascii: ",") || c == UInt8(ascii: "}") else { throw syntaxError("expected ',' or '}'") }

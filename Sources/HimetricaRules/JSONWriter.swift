@@ -70,7 +70,7 @@ public struct JSONWriter {
         for key in stringMembers {
             switch members[key] {
             case nil, .string: continue
-            default: throw ValidationError(field: "\(field).\(key)", rule: "must be a string")
+            default: throw ValidationError(field: "\(field).\(JSONText.displayKey(key))", rule: "must be a string")
             }
         }
         var writer = JSONWriter()
@@ -119,7 +119,7 @@ public struct JSONWriter {
                 if index > 0 { bytes.append(UInt8(ascii: ",")) }
                 string(key)
                 bytes.append(UInt8(ascii: ":"))
-                do throws(ValidationError) { try self.value(members[key]!, depth: depth + 1) } catch { throw error.below(".\(key)") }
+                do throws(ValidationError) { try self.value(members[key]!, depth: depth + 1) } catch { throw error.below(".\(JSONText.displayKey(key))") }
             }
             bytes.append(UInt8(ascii: "}"))
         }
