@@ -36,24 +36,38 @@ public struct JSONWriter {
     public mutating func string(_ utf8: UnsafeBufferPointer<UInt8>) {
         bytes.append(UInt8(ascii: "\""))
         var runStart = 0
-        for (i, b) in utf8.enumerated() where b < 0x20 || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") {
+        for (i, b) in utf8.enumerated() where Self.needsEscape(b) {
             bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<i]))
             runStart = i + 1
-            switch b {
-            case UInt8(ascii: "\""): raw("\\\"")
-            case UInt8(ascii: "\\"): raw("\\\\")
-            case 0x0A: raw("\\n")
-            case 0x0D: raw("\\r")
-            case 0x09: raw("\\t")
-            default:
-                let hex: StaticString = "0123456789abcdef"
-                raw("\\u00")
-                bytes.append(hex.utf8Start[Int(b >> 4)])
-                bytes.append(hex.utf8Start[Int(b & 0xF)])
-            }
+            Self.escape(b, raw: { raw($0) }, byte: { bytes.append($0) })
         }
         bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart...]))
         bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// Whether `b` must be escaped inside a JSON string: `"`, `\\` and control characters.
+    @inline(__always)
+    static func needsEscape(_ b: UInt8) -> Bool {
+        b < 0x20 || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\")
+    }
+
+    /// Writes the escape sequence for `b` (one that ``needsEscape(_:)``) through `raw` and `byte`:
+    /// the short forms where JSON has them, `\\u00XX` otherwise. The one escaping rule of every
+    /// writer.
+    @inline(__always)
+    static func escape(_ b: UInt8, raw: (StaticString) -> Void, byte: (UInt8) -> Void) {
+        switch b {
+        case UInt8(ascii: "\""): raw("\\\"")
+        case UInt8(ascii: "\\"): raw("\\\\")
+        case 0x0A: raw("\\n")
+        case 0x0D: raw("\\r")
+        case 0x09: raw("\\t")
+        default:
+            let hex: StaticString = "0123456789abcdef"
+            raw("\\u00")
+            byte(hex.utf8Start[Int(b >> 4)])
+            byte(hex.utf8Start[Int(b & 0xF)])
+        }
     }
 
     /// Serializes `value` as a compact JSON object for the field `field` (`properties` or

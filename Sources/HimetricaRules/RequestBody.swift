@@ -176,25 +176,14 @@ struct BufferWriter {
         count += text.utf8CodeUnitCount
     }
 
-    /// A JSON string literal, escaped exactly as ``JSONWriter/string(_:)-(UnsafeBufferPointer<UInt8>)`` does.
+    /// A JSON string literal, escaped by ``JSONWriter``'s rule.
     mutating func string(_ utf8: UnsafeBufferPointer<UInt8>) {
         byte(UInt8(ascii: "\""))
         for b in utf8 {
-            if b >= 0x20, b != UInt8(ascii: "\""), b != UInt8(ascii: "\\") {
+            if JSONWriter.needsEscape(b) {
+                JSONWriter.escape(b, raw: { raw($0) }, byte: { byte($0) })
+            } else {
                 byte(b)
-                continue
-            }
-            switch b {
-            case UInt8(ascii: "\""): raw("\\\"")
-            case UInt8(ascii: "\\"): raw("\\\\")
-            case 0x0A: raw("\\n")
-            case 0x0D: raw("\\r")
-            case 0x09: raw("\\t")
-            default:
-                let hex: StaticString = "0123456789abcdef"
-                raw("\\u00")
-                byte(hex.utf8Start[Int(b >> 4)])
-                byte(hex.utf8Start[Int(b & 0xF)])
             }
         }
         byte(UInt8(ascii: "\""))
