@@ -129,10 +129,16 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // The dev server helper both middleware test targets use.
+        .target(
+            name: "HimetricaMiddlewareTestSupport",
+            dependencies: ["HimetricaServerSupport", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/HimetricaMiddlewareTestSupport"
+        ),
         .testTarget(
             name: "HimetricaVaporTests",
             dependencies: [
-                "HimetricaVapor",
+                "HimetricaVapor", "HimetricaMiddlewareTestSupport",
                 .product(name: "Vapor", package: "vapor"),
                 .product(name: "VaporTesting", package: "vapor"),
             ]
@@ -140,7 +146,7 @@ let package = Package(
         .testTarget(
             name: "HimetricaHummingbirdTests",
             dependencies: [
-                "HimetricaHummingbird",
+                "HimetricaHummingbird", "HimetricaMiddlewareTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

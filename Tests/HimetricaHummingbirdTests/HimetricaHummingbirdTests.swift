@@ -2,6 +2,7 @@ import HTTPTypes
 import HimetricaHummingbird
 import Hummingbird
 import HummingbirdTesting
+import HimetricaMiddlewareTestSupport
 import Testing
 
 /// A context giving handlers `context.himetrica`.

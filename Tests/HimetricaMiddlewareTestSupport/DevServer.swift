@@ -5,12 +5,11 @@ import Logging
 import FoundationNetworking
 #endif
 
-/// A himetrica-devserver process on a free loopback port, for one test (as in
-/// HimetricaIntegrationTests); keep the two copies alike.
-final class DevServer: @unchecked Sendable {
-    static let key = "hm_sk_middleware_test_0001"
+/// A himetrica-devserver process on a free loopback port, for one middleware test.
+public final class DevServer: @unchecked Sendable {
+    public static let key = "hm_sk_middleware_test_0001"
 
-    let url: String
+    public let url: String
     private let process: Process
 
     /// The package's root directory, found from this file's path.
@@ -18,7 +17,7 @@ final class DevServer: @unchecked Sendable {
         .deletingLastPathComponent()
 
     /// Starts the server with `arguments` and waits until it listens.
-    init(_ arguments: [String] = []) throws {
+    public init(_ arguments: [String] = []) throws {
         let binary = ProcessInfo.processInfo.environment["HIMETRICA_DEVSERVER"]
             ?? Self.packageRoot.appendingPathComponent(".build/debug/himetrica-devserver").path
         process = Process()
@@ -45,7 +44,7 @@ final class DevServer: @unchecked Sendable {
     }
 
     /// A configuration pointing at this server, with `change` applied.
-    func configuration(_ change: (inout Configuration) -> Void = { _ in }) -> Configuration {
+    public func configuration(_ change: (inout Configuration) -> Void = { _ in }) -> Configuration {
         var configuration = Configuration()
         configuration.endpoint = url + "/api/v1"
         configuration.logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
@@ -54,25 +53,25 @@ final class DevServer: @unchecked Sendable {
     }
 
     /// A client of this server.
-    func client(_ change: (inout Configuration) -> Void = { _ in }) throws -> HimetricaClient {
+    public func client(_ change: (inout Configuration) -> Void = { _ in }) throws -> HimetricaClient {
         try HimetricaClient(secretKey: Self.key, configuration: configuration(change))
     }
 
     /// The bodies of the accepted events and identifies, in order.
-    func events() async throws -> [[String: Any]] {
+    public func events() async throws -> [[String: Any]] {
         let (data, _) = try await URLSession.shared.data(from: URL(string: url + "/_dev/events")!)
         let json = try JSONSerialization.jsonObject(with: data) as? [String: Any] ?? [:]
         return (json["events"] as? [[String: Any]] ?? []).map { $0["body"] as? [String: Any] ?? [:] }
     }
 }
 
-enum DevServerError: Error {
+public enum DevServerError: Error {
     case didNotStart
 }
 
 extension Dictionary where Key == String, Value == Any {
     /// The event's properties.
-    var properties: [String: Any] { self["properties"] as? [String: Any] ?? [:] }
+    public var properties: [String: Any] { self["properties"] as? [String: Any] ?? [:] }
     /// The event's name.
-    var eventName: String? { self["eventName"] as? String }
+    public var eventName: String? { self["eventName"] as? String }
 }

@@ -1,4 +1,5 @@
 import HimetricaVapor
+import HimetricaMiddlewareTestSupport
 import Testing
 import Vapor
 import VaporTesting

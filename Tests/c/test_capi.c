@@ -2,25 +2,15 @@
  * scripts/with-devserver.sh): every entry point, NULL and bad input (never a crash), the
  * delivery and log callbacks, shutdown. Prints "N passed, N failed" last. */
 #include "himetrica.h"
+#include "check.h"
+#include "devhttp.h"
 
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int passed, failed;
 
-#define CHECK(cond, ...)                                                       \
-    do {                                                                       \
-        if (cond) {                                                            \
-            passed++;                                                          \
-        } else {                                                               \
-            failed++;                                                          \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);               \
-            fprintf(stderr, __VA_ARGS__);                                      \
-            fprintf(stderr, "\n");                                             \
-        }                                                                      \
-    } while (0)
 
 /* Checks a call's status and, when `message` is given, its exact hm_last_error(). */
 static void expect(hm_status got, hm_status want, const char *message, const char *what) {
@@ -38,41 +28,6 @@ static void expect(hm_status got, hm_status want, const char *message, const cha
 static const char *key;
 static const char *endpoint;
 static char dev_url[256];
-
-/* ---- a tiny HTTP GET for the dev server's inspection API ---- */
-struct buffer { char *data; size_t size; };
-
-static size_t collect(char *data, size_t size, size_t count, void *user) {
-    struct buffer *b = user;
-    size_t n = size * count;
-    char *grown = realloc(b->data, b->size + n + 1);
-    if (!grown) return 0;
-    b->data = grown;
-    memcpy(b->data + b->size, data, n);
-    b->size += n;
-    b->data[b->size] = 0;
-    return n;
-}
-
-static char *dev_get(const char *path) {
-    char url[512];
-    snprintf(url, sizeof url, "%s%s", dev_url, path);
-    CURL *curl = curl_easy_init();
-    struct buffer b = {calloc(1, 1), 0};
-    curl_easy_setopt(curl, CURLOPT_URL, url);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &b);
-    if (strcmp(path, "/_dev/reset") == 0) curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "");
-    curl_easy_perform(curl);
-    curl_easy_cleanup(curl);
-    return b.data;
-}
-
-static int count(const char *haystack, const char *needle) {
-    int n = 0;
-    for (const char *p = strstr(haystack, needle); p; p = strstr(p + 1, needle)) n++;
-    return n;
-}
 
 static hm_client *new_client(hm_config *config) {
     hm_client *client = NULL;
@@ -228,7 +183,7 @@ static void on_delivery(const hm_delivery *d, void *user) {
 }
 
 static void test_delivery(void) {
-    free(dev_get("/_dev/reset"));
+    free(dev_get(dev_url, "/_dev/reset"));
     struct outcomes o = {0};
     hm_config *config = local_config();
     expect(hm_config_set_delivery_callback(config, on_delivery, &o), HM_OK, NULL, "set delivery callback");
@@ -268,9 +223,9 @@ static void test_delivery(void) {
     CHECK(delivered == 5 && queued == 5, "stats: %llu delivered of %llu queued", (unsigned long long)delivered,
           (unsigned long long)queued);
 
-    char *events = dev_get("/_dev/events");
-    CHECK(count(events, "\"seq\"") == 5, "the dev server accepted 5 requests: %s", events);
-    CHECK(count(events, "invoice_paid") == 1 && count(events, "webhook_received") == 1, "each event once");
+    char *events = dev_get(dev_url, "/_dev/events");
+    CHECK(occurrences(events, "\"seq\"") == 5, "the dev server accepted 5 requests: %s", events);
+    CHECK(occurrences(events, "invoice_paid") == 1 && occurrences(events, "webhook_received") == 1, "each event once");
     CHECK(strstr(events, "\"timestamp\":\"2026-01-31T12:00:00Z\"") != NULL, "given timestamp kept");
     free(events);
 
@@ -350,6 +305,5 @@ int main(void) {
     test_wrong_key();
     test_queue_full();
 
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return finish();
 }

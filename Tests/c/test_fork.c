@@ -2,6 +2,8 @@
  * Run against a dev server with added latency so the parent still holds events when it
  * forks (scripts/with-devserver.sh --latency-ms 20 -- ./test_fork). */
 #include "himetrica.h"
+#include "check.h"
+#include "devhttp.h"
 
 #include <curl/curl.h>
 #include <stdio.h>
@@ -11,33 +13,6 @@
 #include <unistd.h>
 
 enum { PARENT_EVENTS = 60, CHILD_EVENTS = 25 };
-
-static size_t collect(char *data, size_t size, size_t count, void *user) {
-    char **text = user;
-    size_t old = *text ? strlen(*text) : 0, n = size * count;
-    *text = realloc(*text, old + n + 1);
-    memcpy(*text + old, data, n);
-    (*text)[old + n] = 0;
-    return n;
-}
-
-static char *events(const char *dev_url) {
-    char url[512], *text = NULL;
-    snprintf(url, sizeof url, "%s/_dev/events", dev_url);
-    CURL *curl = curl_easy_init();
-    curl_easy_setopt(curl, CURLOPT_URL, url);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &text);
-    curl_easy_perform(curl);
-    curl_easy_cleanup(curl);
-    return text;
-}
-
-static int occurrences(const char *text, const char *needle) {
-    int n = 0;
-    for (const char *p = strstr(text, needle); p; p = strstr(p + 1, needle)) n++;
-    return n;
-}
 
 static void track_numbered(hm_client *client, const char *who, int count) {
     for (int i = 0; i < count; i++) {
@@ -79,9 +54,7 @@ int main(void) {
     hm_status status = hm_flush(client, 10000, &pending);
     hm_client_free(client);
 
-    char *text = events(dev_url);
-    int passed = 0, failed = 0;
-#define CHECK(cond, ...) do { if (cond) passed++; else { failed++; fprintf(stderr, "FAIL: " __VA_ARGS__); fprintf(stderr, "\n"); } } while (0)
+    char *text = dev_get(dev_url, "/_dev/events");
     CHECK(queued_at_fork > 0, "the parent still held events when it forked (%llu)", (unsigned long long)queued_at_fork);
     CHECK(WIFEXITED(child_status) && WEXITSTATUS(child_status) == 0,
           "the child started with an empty queue, tracked and flushed");
@@ -97,6 +70,5 @@ int main(void) {
         CHECK(occurrences(text, tag) == 1, "child event %d arrived %d times", i, occurrences(text, tag));
     }
     free(text);
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return finish();
 }

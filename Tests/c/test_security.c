@@ -5,26 +5,15 @@
  * deadlines. Prints "N passed, N failed" last. */
 #define _POSIX_C_SOURCE 200809L
 #include "himetrica.h"
+#include "check.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-static int passed, failed;
 static const char *const KEY = "hm_sk_security_test_key_5e1f";
 
-#define CHECK(cond, ...)                                                       \
-    do {                                                                       \
-        if (cond) {                                                            \
-            passed++;                                                          \
-        } else {                                                               \
-            failed++;                                                          \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);               \
-            fprintf(stderr, __VA_ARGS__);                                      \
-            fprintf(stderr, "\n");                                             \
-        }                                                                      \
-    } while (0)
 
 static double now(void) {
     struct timespec ts;
@@ -271,6 +260,5 @@ int main(void) {
     test_wedge("garbage", "HM_SEC_GARBAGE_PORT");
     test_wedge("hang", "HM_SEC_HANG_PORT");
     CHECK(leaked_lines == 0, "%d log lines showed the secret key", leaked_lines);
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return finish();
 }

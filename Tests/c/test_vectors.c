@@ -11,25 +11,15 @@
  * character at the same place, so the message is the same. Such cases are counted and
  * listed. Prints "N passed, N failed" last. */
 #include "himetrica.h"
+#include "check.h"
 #include "minijson.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int passed, failed, substituted;
+static int substituted;
 
-#define CHECK(cond, ...)                                                       \
-    do {                                                                       \
-        if (cond) {                                                            \
-            passed++;                                                          \
-        } else {                                                               \
-            failed++;                                                          \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);               \
-            fprintf(stderr, __VA_ARGS__);                                      \
-            fprintf(stderr, "\n");                                             \
-        }                                                                      \
-    } while (0)
 
 enum { EVENT_NAME, USER_ID, EMAIL, VISITOR_ID, PROPERTIES, TIMESTAMP, SESSION, TRAITS, N_ARGS };
 static const char *const NAMES[N_ARGS] = {"eventName", "userId", "email", "visitorId",
@@ -171,6 +161,5 @@ int main(int argc, char **argv) {
 
     printf("vectors: %d invalid cases, %d valid cases, %d with NUL passed as U+0001\n", calls[0], calls[1],
            substituted);
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return finish();
 }
