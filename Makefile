@@ -176,6 +176,7 @@ SAN_TEST_FILTER := HimetricaRulesTests|HimetricaCoreTests|HimetricaIntegrationTe
 test-sanitizers: test-sanitizers-swift test-sanitizers-c
 
 test-sanitizers-swift: devserver
+	$(SWIFT) build --product himetrica
 	cp -f Package.resolved Tests/sanitizers/Package.resolved 2>/dev/null || true
 	for san in thread address; do \
 	  scratch=$(CURDIR)/.build-$$san; \

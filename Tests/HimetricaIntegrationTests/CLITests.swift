@@ -4,10 +4,18 @@ import Testing
 /// The `himetrica` command against a real dev server: output, exit status, delivery.
 @Suite(.serialized)
 struct CLITests {
+    /// The CLI, built next to the dev server (which `HIMETRICA_DEVSERVER` may point at).
+    static let binary: URL = {
+        let directory = ProcessInfo.processInfo.environment["HIMETRICA_DEVSERVER"]
+            .map { URL(fileURLWithPath: $0).deletingLastPathComponent() }
+            ?? DevServer.packageRoot.appendingPathComponent(".build/debug")
+        return directory.appendingPathComponent("himetrica")
+    }()
+
     /// Runs the CLI with `arguments` and the server's key and endpoint in the environment.
     func run(_ arguments: [String], server: DevServer, key: String = DevServer.key) throws -> (status: Int32, output: String) {
         let process = Process()
-        process.executableURL = DevServer.packageRoot.appendingPathComponent(".build/debug/himetrica")
+        process.executableURL = Self.binary
         process.arguments = arguments
         process.environment = ["HIMETRICA_SECRET_KEY": key, "HIMETRICA_ENDPOINT": server.endpoint]
         let pipe = Pipe()
