@@ -124,21 +124,21 @@ let package = Package(
         .testTarget(
             name: "HimetricaIntegrationTests",
             dependencies: [
-                "Himetrica",
+                "Himetrica", "HimetricaTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        // The dev server helper both middleware test targets use.
+        // The dev server helper the integration and middleware tests use.
         .target(
-            name: "HimetricaMiddlewareTestSupport",
-            dependencies: ["HimetricaServerSupport", .product(name: "Logging", package: "swift-log")],
-            path: "Tests/HimetricaMiddlewareTestSupport"
+            name: "HimetricaTestSupport",
+            dependencies: ["Himetrica", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/HimetricaTestSupport"
         ),
         .testTarget(
             name: "HimetricaVaporTests",
             dependencies: [
-                "HimetricaVapor", "HimetricaMiddlewareTestSupport",
+                "HimetricaVapor", "HimetricaTestSupport",
                 .product(name: "Vapor", package: "vapor"),
                 .product(name: "VaporTesting", package: "vapor"),
             ]
@@ -146,7 +146,7 @@ let package = Package(
         .testTarget(
             name: "HimetricaHummingbirdTests",
             dependencies: [
-                "HimetricaHummingbird", "HimetricaMiddlewareTestSupport",
+                "HimetricaHummingbird", "HimetricaTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

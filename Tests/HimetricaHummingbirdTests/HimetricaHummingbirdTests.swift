@@ -2,7 +2,7 @@ import HTTPTypes
 import HimetricaHummingbird
 import Hummingbird
 import HummingbirdTesting
-import HimetricaMiddlewareTestSupport
+import HimetricaTestSupport
 import Testing
 
 /// A context giving handlers `context.himetrica`.
@@ -50,7 +50,7 @@ struct TestContext: HimetricaRequestContext {
         _ test: @Sendable (any TestClientProtocol) async throws -> Void
     ) async throws -> [[String: Any]] {
         try await app(try server.client(), visitor: visitor, tracking: tracking).test(.live, test)
-        return try await server.events()
+        return try await server.eventBodies()
     }
 
     @Test func tracksTheCookieVisitorWithTheRoutePattern() async throws {
@@ -157,7 +157,7 @@ struct TestContext: HimetricaRequestContext {
             #expect(client.stats.delivered < 10)
         }
         #expect(client.stats.delivered == 10)
-        #expect(try await slow.events().count == 10)
+        #expect(try await slow.eventBodies().count == 10)
         #expect(throws: HimetricaError.shutDown) { try client.track("late", identity: .visitorId("v")) }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import HimetricaTestSupport
 import Testing
 
 /// The `himetrica` command against a real dev server: output, exit status, delivery.

@@ -1,5 +1,6 @@
 import Foundation
 import Himetrica
+import HimetricaTestSupport
 import Logging
 import ServiceLifecycle
 import Testing

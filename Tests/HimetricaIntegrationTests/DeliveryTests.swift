@@ -1,5 +1,6 @@
 import Foundation
 import Himetrica
+import HimetricaTestSupport
 import Testing
 
 /// The Swift client against a real dev server over loopback.

@@ -1,5 +1,5 @@
 import HimetricaVapor
-import HimetricaMiddlewareTestSupport
+import HimetricaTestSupport
 import Testing
 import Vapor
 import VaporTesting
@@ -35,7 +35,7 @@ import VaporTesting
             try await test(app.testing(method: .running(hostname: "127.0.0.1", port: 0)))
             await app.himetrica.client.flush()
         }
-        return try await server.events()
+        return try await server.eventBodies()
     }
 
     @Test func tracksTheCookieVisitorWithTheRoutePattern() async throws {
@@ -141,7 +141,7 @@ import VaporTesting
         #expect(client.stats.delivered < 10)
         try await app.asyncShutdown()
         #expect(client.stats.delivered == 10)
-        #expect(try await slow.events().count == 10)
+        #expect(try await slow.eventBodies().count == 10)
         #expect(throws: HimetricaError.shutDown) { try client.track("late", identity: .visitorId("v")) }
     }
 }

@@ -28,12 +28,15 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Sources/Himetrica"),
+        .target(
+            name: "HimetricaTestSupport", dependencies: ["Himetrica", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/HimetricaTestSupport"),
         .testTarget(name: "HimetricaRulesTests", dependencies: ["HimetricaRules"], path: "Tests/HimetricaRulesTests"),
         .testTarget(name: "HimetricaCoreTests", dependencies: ["HimetricaCore", "HimetricaRules"], path: "Tests/HimetricaCoreTests"),
         .testTarget(
             name: "HimetricaIntegrationTests",
             dependencies: [
-                "Himetrica", .product(name: "Logging", package: "swift-log"),
+                "Himetrica", "HimetricaTestSupport", .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Tests/HimetricaIntegrationTests"),
