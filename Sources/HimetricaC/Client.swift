@@ -13,9 +13,23 @@ final class ClientBox {
     /// How long hm_client_free may deliver for (the configuration's exit_flush_timeout).
     let exitFlushTimeout: Double
 
+    private let engineReference: Unmanaged<Engine>
+
     init(engine: Engine, exitFlushTimeout: Double) {
         self.engine = engine
+        engineReference = Unmanaged.passUnretained(engine)
         self.exitFlushTimeout = exitFlushTimeout
+    }
+
+    /// Calls `body` with the engine borrowed, not retained. The engine is registered weakly
+    /// (for the fork and exit hooks), so its reference count lives in a side table: a retain
+    /// and release per call would be two atomic operations on a line every calling thread
+    /// shares.
+    func withEngine<T>(_ body: (Engine) throws(HimetricaError) -> T) throws(HimetricaError) -> T {
+        let result = engineReference._withUnsafeGuaranteedRef { engine in
+            Result { () throws(HimetricaError) in try body(engine) }
+        }
+        return try result.get()
     }
 
     static func from(_ handle: UnsafeMutablePointer<hm_client>?) throws(ValidationError) -> ClientBox {
@@ -75,15 +89,15 @@ final class ClientBox {
     _ properties_json: UnsafePointer<CChar>?, _ timestamp: UnsafePointer<CChar>?, _ session: UnsafePointer<CChar>?
 ) -> hm_status {
     do throws(HimetricaError) {
-        let engine: Engine, identity: Identity, body: [UInt8]
+        let box: ClientBox, identity: Identity, body: [UInt8]
         do throws(ValidationError) {
-            engine = try ClientBox.from(client).engine
+            box = try ClientBox.from(client)
             identity = try readIdentity(user_id, email, visitor_id)
             body = try trackBody(identity, event_name, properties_json, timestamp, session)
         } catch {
             throw .invalid(error)
         }
-        try engine.enqueue(.track, identity: identity, body: body)
+        try box.withEngine { engine throws(HimetricaError) in try engine.enqueue(.track, identity: identity, body: body) }
         return LastError.ok()
     } catch {
         return LastError.fail(error)

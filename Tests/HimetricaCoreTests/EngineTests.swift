@@ -268,6 +268,70 @@ struct EngineTests {
         #expect(engine.stats.dropped == 4)
     }
 
+    @Test("requests in flight count against the capacity; an outcome frees a place; refused calls never leave")
+    func capacityCountsInFlight() throws {
+        let transport = FakeTransport()
+        transport.hold()
+        let engine = try makeEngine(transport) { $0.queueCapacity = 5; $0.maxInFlight = 2 }
+        for n in 0..<5 { try engine.enqueue(.track, identity: .visitorId("v\(n)"), body: trackBody(n)) }
+        #expect(waitUntil(timeout: 2) { transport.started.count == 2 })
+        #expect(throws: HimetricaError.queueFull) {
+            try engine.enqueue(.identify, identity: .visitorId("x"), body: trackBody(100))
+        }
+        #expect(engine.stats.queued == 6 && engine.stats.dropped == 1)
+        #expect(engine.stats.inFlight == 2 && engine.stats.queueDepth == 3)
+        transport.release()
+        #expect(engine.flush(timeout: 2).completed)
+        try engine.enqueue(.identify, identity: .visitorId("y"), body: trackBody(101))
+        #expect(engine.flush(timeout: 2).completed)
+        let sent = transport.started.map { String(decoding: $0.body ?? [], as: UTF8.self) }
+        #expect(sent.sorted() == [0, 1, 2, 3, 4, 101].map { String(decoding: trackBody($0), as: UTF8.self) }.sorted())
+        #expect(engine.stats.delivered == 6 && engine.stats.dropped == 1 && engine.stats.queued == 7)
+    }
+
+    @Test("calls from several threads keep per-identity order across threads")
+    func orderAcrossThreads() throws {
+        let transport = FakeTransport()
+        let engine = try makeEngine(transport) { $0.maxInFlight = 8; $0.queueCapacity = 100_000 }
+        // Each visitor's calls alternate between two threads, handing over through a lock, so
+        // call n happens before call n + 1 although they come from different threads.
+        let turn = ConditionLock()
+        let counter = Counter()
+        let total = 2_000
+        let threads = (0..<2).map { me in
+            TestThread {
+                while true {
+                    turn.lock()
+                    let n = counter.value
+                    if n >= total { turn.unlock(); return }
+                    if n % 2 != me {
+                        turn.wait(untilMonotonic: Clock.monotonicNanoseconds() + 10 * ms)
+                        turn.unlock()
+                        continue
+                    }
+                    try? engine.enqueue(.track, identity: .visitorId("v\(n / 10 % 5)"), body: trackBody(n))
+                    counter.value = n + 1
+                    turn.broadcast()
+                    turn.unlock()
+                }
+            }
+        }
+        threads.forEach { $0.start() }
+        threads.forEach { $0.join() }
+        #expect(engine.flush(timeout: 10).completed)
+        var lastPerVisitor: [Int: Int] = [:]
+        var count = 0
+        for request in transport.started {
+            let text = String(decoding: request.body ?? [], as: UTF8.self)
+            guard let n = Int(text.split(separator: ":").last!.dropLast()) else { continue }
+            let visitor = n / 10 % 5
+            #expect(n > lastPerVisitor[visitor, default: -1], "visitor \(visitor): \(n) after \(lastPerVisitor[visitor, default: -1])")
+            lastPerVisitor[visitor] = n
+            count += 1
+        }
+        #expect(count == total)
+    }
+
     @Test("concurrent lookups of one visitor share one request; the answer is cached")
     func lookupCoalesced() throws {
         let transport = FakeTransport { request in
@@ -363,6 +427,11 @@ struct EngineTests {
 }
 
 /// A minimal joinable thread (no Foundation in this target's dependencies).
+/// A number shared by test threads under a lock of the test's own.
+final class Counter: @unchecked Sendable {
+    var value = 0
+}
+
 final class TestThread: @unchecked Sendable {
     private let body: @Sendable () -> Void
     private var id = pthread_t()

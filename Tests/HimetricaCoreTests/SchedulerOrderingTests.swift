@@ -87,7 +87,7 @@ struct SchedulerOrderingTests {
     func parallelUpToCap() {
         var scheduler = makeScheduler { $0.maxInFlight = 4 }
         for i in 0..<10 {
-            #expect(scheduler.enqueue(endpoint: .track, identity: .visitorId("v\(i)"), body: body("\(i)"), now: 0) == true)
+            scheduler.enqueue(endpoint: .track, identity: .visitorId("v\(i)"), body: body("\(i)"), now: 0)
         }
         let first = scheduler.takeStartable(now: 0)
         #expect(first.map { text($0.body) } == ["0", "1", "2", "3"])
@@ -105,8 +105,8 @@ struct SchedulerOrderingTests {
         var scheduler = makeScheduler { $0.maxInFlight = 8 }
         var rng = SplitMix64(seed: 1)
         let me = Identity.userId("hm_usr_1")
-        for i in 0..<3 { _ = scheduler.enqueue(endpoint: .track, identity: me, body: body("\(i)"), now: 0) }
-        _ = scheduler.enqueue(endpoint: .track, identity: .userId("hm_usr_2"), body: body("other"), now: 0)
+        for i in 0..<3 { scheduler.enqueue(endpoint: .track, identity: me, body: body("\(i)"), now: 0) }
+        scheduler.enqueue(endpoint: .track, identity: .userId("hm_usr_2"), body: body("other"), now: 0)
         let first = scheduler.takeStartable(now: 0)
         #expect(first.map { text($0.body) } == ["0", "other"])
         #expect(scheduler.takeStartable(now: 5 * sec).isEmpty)
@@ -126,8 +126,8 @@ struct SchedulerOrderingTests {
         }
         var rng = SplitMix64(seed: 2)
         let email = Identity.email("ada@example.com")
-        _ = scheduler.enqueue(endpoint: .identify, identity: email, body: body("identify"), now: 0)
-        _ = scheduler.enqueue(endpoint: .track, identity: email, body: body("track"), now: 0)
+        scheduler.enqueue(endpoint: .identify, identity: email, body: body("identify"), now: 0)
+        scheduler.enqueue(endpoint: .track, identity: email, body: body("track"), now: 0)
         var now: UInt64 = 0
         var identify = scheduler.takeStartable(now: now)
         #expect(identify.map { text($0.body) } == ["identify"])
@@ -157,9 +157,9 @@ struct SchedulerOrderingTests {
         var scheduler = makeScheduler { $0.maxInFlight = 1 }
         var rng = SplitMix64(seed: 1)
         let a = Identity.visitorId("a")
-        _ = scheduler.enqueue(endpoint: .track, identity: a, body: body("a1"), now: 0)
-        _ = scheduler.enqueue(endpoint: .identify, identity: a, body: body("a2"), now: 0)
-        _ = scheduler.enqueue(endpoint: .track, identity: a, body: body("a3"), now: 0)
+        scheduler.enqueue(endpoint: .track, identity: a, body: body("a1"), now: 0)
+        scheduler.enqueue(endpoint: .identify, identity: a, body: body("a2"), now: 0)
+        scheduler.enqueue(endpoint: .track, identity: a, body: body("a3"), now: 0)
         var order: [String] = []
         var now: UInt64 = 0
         while !scheduler.isIdle {

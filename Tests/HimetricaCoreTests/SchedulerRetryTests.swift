@@ -7,7 +7,7 @@ import Testing
 struct SchedulerRetryTests {
     /// Starts the single queued request of a fresh scheduler.
     private func startOne(_ scheduler: inout Scheduler, endpoint: Endpoint = .track, now: UInt64 = 0) -> Job {
-        #expect(scheduler.enqueue(endpoint: endpoint, identity: .visitorId("v"), body: body("b"), now: now) == true)
+        scheduler.enqueue(endpoint: endpoint, identity: .visitorId("v"), body: body("b"), now: now)
         let started = scheduler.takeStartable(now: now)
         #expect(started.count == 1)
         return started[0]
@@ -130,15 +130,15 @@ struct SchedulerRetryTests {
         var scheduler = makeScheduler { $0.maxInFlight = 8; $0.retryBaseDelay = 0.01; $0.retryMaxDelay = 0.01 }
         var rng = SplitMix64(seed: 4)
         let t0: UInt64 = 50 * sec
-        _ = scheduler.enqueue(endpoint: .track, identity: .visitorId("a"), body: body("a"), now: t0)
+        scheduler.enqueue(endpoint: .track, identity: .visitorId("a"), body: body("a"), now: t0)
         let a = try #require(scheduler.takeStartable(now: t0).first)
         let completion = scheduler.finish(a, status: 429, retryAfter: "2", now: t0 + 100 * ms, rng: &rng)
         #expect(completion.retryIn == 2 * sec)
         #expect(scheduler.stats.throttled == 1)
         let hit = t0 + 100 * ms
         // Other identities' tracks wait too; an identify does not.
-        for i in 0..<5 { _ = scheduler.enqueue(endpoint: .track, identity: .visitorId("b\(i)"), body: body("b"), now: hit) }
-        _ = scheduler.enqueue(endpoint: .identify, identity: .visitorId("c"), body: body("c"), now: hit)
+        for i in 0..<5 { scheduler.enqueue(endpoint: .track, identity: .visitorId("b\(i)"), body: body("b"), now: hit) }
+        scheduler.enqueue(endpoint: .identify, identity: .visitorId("c"), body: body("c"), now: hit)
         #expect(scheduler.takeStartable(now: hit).map(\.endpoint) == [.identify])
         #expect(scheduler.nextWakeup(now: hit) == hit + 2 * sec)
         var step = hit
@@ -161,7 +161,7 @@ struct SchedulerRetryTests {
         let completion = scheduler.finish(
             a, status: 503, retryAfter: "Tue, 14 Nov 2023 22:13:23 GMT", now: 0, rng: &rng)
         #expect(completion.retryIn == 3 * sec)
-        _ = scheduler.enqueue(endpoint: .identify, identity: .visitorId("other"), body: body("o"), now: 0)
+        scheduler.enqueue(endpoint: .identify, identity: .visitorId("other"), body: body("o"), now: 0)
         #expect(scheduler.takeStartable(now: 3 * sec - 1).isEmpty)
         #expect(scheduler.takeStartable(now: 3 * sec).count == 2)
     }
@@ -173,7 +173,7 @@ struct SchedulerRetryTests {
         let a = startOne(&scheduler)
         let completion = scheduler.finish(a, status: 429, retryAfter: "2", now: 0, rng: &rng)
         #expect(completion.delivery?.outcome == .gaveUp)
-        _ = scheduler.enqueue(endpoint: .track, identity: .visitorId("other"), body: body("o"), now: 0)
+        scheduler.enqueue(endpoint: .track, identity: .visitorId("other"), body: body("o"), now: 0)
         #expect(scheduler.takeStartable(now: 2 * sec - 1).isEmpty, "the server said: nothing for 2 s")
         #expect(scheduler.takeStartable(now: 2 * sec).count == 1)
     }
@@ -186,7 +186,7 @@ struct SchedulerRetryTests {
         let completion = scheduler.finish(a, status: 429, retryAfter: "whenever", now: 0, rng: &rng)
         let retryIn = try #require(completion.retryIn)
         #expect(retryIn <= 250 * ms)
-        _ = scheduler.enqueue(endpoint: .track, identity: .visitorId("other"), body: body("o"), now: 0)
+        scheduler.enqueue(endpoint: .track, identity: .visitorId("other"), body: body("o"), now: 0)
         #expect(scheduler.takeStartable(now: 0).count == 1, "no endpoint block")
     }
 
@@ -197,8 +197,8 @@ struct SchedulerRetryTests {
         let a = startOne(&scheduler)
         let completion = scheduler.finish(a, status: 202, remaining: "0", reset: "5", now: sec, rng: &rng)
         #expect(completion.delivery?.outcome == .delivered)
-        for i in 0..<3 { _ = scheduler.enqueue(endpoint: .track, identity: .visitorId("n\(i)"), body: body("n"), now: sec) }
-        _ = scheduler.enqueue(endpoint: .identify, identity: .visitorId("i"), body: body("i"), now: sec)
+        for i in 0..<3 { scheduler.enqueue(endpoint: .track, identity: .visitorId("n\(i)"), body: body("n"), now: sec) }
+        scheduler.enqueue(endpoint: .identify, identity: .visitorId("i"), body: body("i"), now: sec)
         #expect(scheduler.takeStartable(now: sec).map(\.endpoint) == [.identify])
         #expect(scheduler.nextWakeup(now: sec) == 6 * sec)
         #expect(scheduler.takeStartable(now: 6 * sec - 1).isEmpty)
@@ -211,7 +211,7 @@ struct SchedulerRetryTests {
         var rng = SplitMix64(seed: 4)
         let a = startOne(&scheduler)
         scheduler.finish(a, status: 202, remaining: "0", reset: "1700000004", now: 0, rng: &rng)
-        _ = scheduler.enqueue(endpoint: .track, identity: .visitorId("n"), body: body("n"), now: 0)
+        scheduler.enqueue(endpoint: .track, identity: .visitorId("n"), body: body("n"), now: 0)
         #expect(scheduler.takeStartable(now: 4 * sec - 1).isEmpty)
         #expect(scheduler.takeStartable(now: 4 * sec).count == 1)
     }
@@ -222,7 +222,7 @@ struct SchedulerRetryTests {
         var rng = SplitMix64(seed: 6)
         let a = startOne(&scheduler)
         #expect(scheduler.finish(a, status: 503, now: 0, rng: &rng).retryIn != nil)
-        _ = scheduler.enqueue(endpoint: .track, identity: .visitorId("other"), body: body("o"), now: 0)
+        scheduler.enqueue(endpoint: .track, identity: .visitorId("other"), body: body("o"), now: 0)
         #expect(scheduler.takeStartable(now: 0).map { text($0.body) } == ["o"])
     }
 

@@ -3,45 +3,8 @@ import Testing
 
 @testable import HimetricaCore
 
-@Suite("Scheduler: queue capacity, counters and dropAll")
+@Suite("Scheduler: lookup bound, counters and dropAll")
 struct SchedulerStatsTests {
-    @Test("capacity N: the N+1th enqueue is refused and counted as queued and dropped")
-    func overflow() throws {
-        var scheduler = makeScheduler { $0.queueCapacity = 5; $0.maxInFlight = 2 }
-        for i in 0..<5 {
-            #expect(scheduler.enqueue(endpoint: .track, identity: .visitorId("v\(i)"), body: body("\(i)"), now: 0) == true)
-        }
-        #expect(scheduler.enqueue(endpoint: .track, identity: .visitorId("x"), body: body("x"), now: 0) == false)
-        #expect(scheduler.stats.queued == 6)
-        #expect(scheduler.stats.dropped == 1)
-        #expect(scheduler.stats.queueDepth == 5)
-        // In-flight requests count against the capacity too.
-        let started = scheduler.takeStartable(now: 0)
-        #expect(started.count == 2)
-        #expect(scheduler.enqueue(endpoint: .identify, identity: .visitorId("y"), body: body("y"), now: 0) == false)
-        #expect(scheduler.stats.dropped == 2)
-        // An outcome frees a place.
-        var rng = SplitMix64(seed: 1)
-        scheduler.finish(started[0], status: 202, now: 0, rng: &rng)
-        #expect(scheduler.enqueue(endpoint: .identify, identity: .visitorId("y"), body: body("y"), now: 0) == true)
-        #expect(scheduler.enqueue(endpoint: .identify, identity: .visitorId("z"), body: body("z"), now: 0) == false)
-        #expect(scheduler.stats.queued == 9)
-        #expect(scheduler.stats.dropped == 3)
-        #expect(scheduler.statsAddUp)
-        // The refused ones never leave.
-        var sent: [String] = started.map { text($0.body) }
-        var now: UInt64 = 0
-        scheduler.finish(started[1], status: 202, now: now, rng: &rng)
-        while !scheduler.isIdle {
-            now += ms
-            for job in scheduler.takeStartable(now: now) {
-                sent.append(text(job.body))
-                scheduler.finish(job, status: 202, now: now, rng: &rng)
-            }
-        }
-        #expect(sent.sorted() == ["0", "1", "2", "3", "4", "y"])
-    }
-
     @Test("lookups have their own bound and do not count as queued events")
     func lookupBound() {
         var scheduler = makeScheduler { $0.queueCapacity = 2 }
@@ -96,7 +59,7 @@ struct SchedulerStatsTests {
         var scheduler = makeScheduler { $0.maxInFlight = 2; $0.retryBaseDelay = 10; $0.retryMaxDelay = 10 }
         var rng = SplitMix64(seed: 5)
         for i in 0..<6 {
-            _ = scheduler.enqueue(endpoint: i % 2 == 0 ? .track : .identify, identity: .visitorId("v\(i % 4)"), body: body("\(i)"), now: 0)
+            scheduler.enqueue(endpoint: i % 2 == 0 ? .track : .identify, identity: .visitorId("v\(i % 4)"), body: body("\(i)"), now: 0)
         }
         let started = scheduler.takeStartable(now: 0)
         #expect(started.count == 2)
@@ -124,8 +87,8 @@ struct SchedulerStatsTests {
     func dropAllAttempts() throws {
         var scheduler = makeScheduler { $0.retryBaseDelay = 0 }
         var rng = SplitMix64(seed: 5)
-        _ = scheduler.enqueue(endpoint: .track, identity: .visitorId("a"), body: body("a"), now: 0)
-        _ = scheduler.enqueue(endpoint: .track, identity: .visitorId("a"), body: body("never sent"), now: 0)
+        scheduler.enqueue(endpoint: .track, identity: .visitorId("a"), body: body("a"), now: 0)
+        scheduler.enqueue(endpoint: .track, identity: .visitorId("a"), body: body("never sent"), now: 0)
         var job = try #require(scheduler.takeStartable(now: 0).first)
         scheduler.finish(job, status: 503, now: 0, rng: &rng)
         job = try #require(scheduler.takeStartable(now: 0).first)

@@ -107,8 +107,8 @@ struct SlidingWindowLimiterTests {
             $0.rateLimits[.identify] = RateLimit(count: 5, seconds: 60)
         }
         for i in 0..<4 {
-            _ = scheduler.enqueue(endpoint: .track, identity: .visitorId("t\(i)"), body: body("t"), now: 0)
-            _ = scheduler.enqueue(endpoint: .identify, identity: .visitorId("i\(i)"), body: body("i"), now: 0)
+            scheduler.enqueue(endpoint: .track, identity: .visitorId("t\(i)"), body: body("t"), now: 0)
+            scheduler.enqueue(endpoint: .identify, identity: .visitorId("i\(i)"), body: body("i"), now: 0)
         }
         let started = scheduler.takeStartable(now: 0)
         #expect(started.filter { $0.endpoint == .track }.count == 2)

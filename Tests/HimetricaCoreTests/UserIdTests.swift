@@ -9,9 +9,9 @@ struct UserIdTests {
     func lookupPriority() throws {
         var scheduler = makeScheduler { $0.maxInFlight = 1 }
         for i in 0..<3 {
-            _ = scheduler.enqueue(endpoint: .track, identity: .visitorId("t\(i)"), body: body("t\(i)"), now: 0)
+            scheduler.enqueue(endpoint: .track, identity: .visitorId("t\(i)"), body: body("t\(i)"), now: 0)
         }
-        _ = scheduler.enqueue(endpoint: .identify, identity: .visitorId("i"), body: body("i"), now: 0)
+        scheduler.enqueue(endpoint: .identify, identity: .visitorId("i"), body: body("i"), now: 0)
         #expect(scheduler.enqueueLookup(visitorId: "visitor-1", now: 0) == true)
         var rng = SplitMix64(seed: 1)
         var order: [String] = []

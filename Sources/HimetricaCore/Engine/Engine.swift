@@ -1,5 +1,6 @@
 import HimetricaRules
 import Logging
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -21,6 +22,14 @@ public final class Engine: @unchecked Sendable {
     private let clock: any EngineClock
     private let makeTransport: () -> any Transport
     private let logger: Logger
+    /// Accepted calls on their way to the scheduler; callers never take `lock`.
+    private let intake: Intake
+    /// Whether the flush thread has been started (read without the lock on every call).
+    private let threadStarted = Atomic<Bool>(false)
+    /// Calls refused because the queue was full.
+    private let refused = Atomic<UInt64>(0)
+    /// Whether the queue-full warning was logged since the queue last had room.
+    private let warnedFull = Atomic<Bool>(false)
 
     // Everything below is guarded by `lock`.
     private let lock = ConditionLock()
@@ -40,7 +49,6 @@ public final class Engine: @unchecked Sendable {
     private var idleWaiters: [(deadline: UInt64, done: @Sendable (FlushResult) -> Void)] = []
     private var lookupWaiters: [String: [(deadline: UInt64, done: @Sendable (Result<String, HimetricaError>) -> Void)]] = [:]
     private var reportedUnauthorized = false
-    private var reportedQueueFull = false
 
     private enum Phase {
         /// Accepting calls and sending.
@@ -73,6 +81,7 @@ public final class Engine: @unchecked Sendable {
         self.clock = clock
         self.makeTransport = makeTransport
         logger = configuration.logger
+        intake = Intake(capacity: configuration.queueCapacity)
         scheduler = Scheduler(configuration: configuration)
         transport = makeTransport()
         cache = UserIdCache(
@@ -89,28 +98,24 @@ public final class Engine: @unchecked Sendable {
     /// - Parameter linked: an identity whose later requests must wait for this one (see
     ///   ``RequestBody/linkedIdentity(identity:traits:)``).
     public func enqueue(_ endpoint: Endpoint, identity: Identity, body: [UInt8], linked: Identity? = nil) throws(HimetricaError) {
-        lock.lock()
-        guard phase == .running else {
-            lock.unlock()
-            throw .shutDown
-        }
-        let ready = scheduler.enqueueReportingReady(
-            endpoint: endpoint, identity: identity, body: body, linked: linked, now: clock.monotonicNanoseconds())
-        let accepted = ready != nil
-        // A request that cannot leave yet (its lane is busy, or the in-flight cap is reached)
-        // needs no wakeup: the completion that frees it wakes the thread anyway. This keeps a
-        // busy sender from being woken (and contending for the lock) on every call.
-        let wake = ready == true || thread == nil ? startThreadAndRequestWake() : false
-        // Warn once each time the queue fills up, not once per refused call.
-        let warn = !accepted && !reportedQueueFull
-        reportedQueueFull = !accepted
-        lock.unlock()
-        if wake { transport.wakeup() }
-        guard accepted else {
-            if warn {
+        switch intake.push(endpoint, identity: identity, body: body, linked: linked, now: clock.monotonicNanoseconds()) {
+        case .accepted(let first):
+            if !threadStarted.load(ordering: .acquiring) {
+                lock.withLock { if thread == nil, phase == .running { startThread() } }
+            } else if first {
+                // The flush thread takes a shard's calls all at once: only the first after
+                // that needs to tell it (later ones find it knowing).
+                transport.wakeup()
+            }
+        case .full:
+            refused.wrappingAdd(1, ordering: .relaxed)
+            // Warn once each time the queue fills up, not once per refused call.
+            if !warnedFull.exchange(true, ordering: .relaxed) {
                 logger.warning("queue full (\(configuration.queueCapacity) requests); calls are dropped until it drains")
             }
             throw .queueFull
+        case .closed:
+            throw .shutDown
         }
     }
 
@@ -155,6 +160,7 @@ public final class Engine: @unchecked Sendable {
     /// have passed, with what is still pending then.
     public func whenIdle(timeout: Double, done: @escaping @Sendable (FlushResult) -> Void) {
         lock.lock()
+        takeIntake()
         if (scheduler.isIdle && reportsRunning == 0) || phase == .stopped {
             let pending = scheduler.pendingEvents
             lock.unlock()
@@ -178,6 +184,7 @@ public final class Engine: @unchecked Sendable {
     /// more than once and from any thread.
     @discardableResult
     public func shutdown(timeout: Double) -> FlushResult {
+        intake.close()
         lock.lock()
         let dropped = scheduler.stats.dropped
         let deadline = clock.monotonicNanoseconds() &+ timeout.nanoseconds
@@ -187,7 +194,8 @@ public final class Engine: @unchecked Sendable {
             return FlushResult(pending: 0)
         case .running where thread == nil:
             phase = .stopped
-            let (deliveries, _) = scheduler.dropAll()
+            takeIntake()
+            let (deliveries, _) = dropAll()
             let waiters = takeLookupWaiters()
             lock.unlock()
             report(deliveries)
@@ -218,6 +226,7 @@ public final class Engine: @unchecked Sendable {
     /// Like ``shutdown(timeout:)`` but without waiting: the thread sends what it can within
     /// ``Configuration/exitFlushTimeout`` and then ends. For owners that are going away.
     public func close() {
+        intake.close()
         lock.lock()
         if phase == .running {
             if let flushThread = thread {
@@ -234,7 +243,14 @@ public final class Engine: @unchecked Sendable {
     }
 
     /// The counters now.
-    public var stats: Stats { lock.withLock { scheduler.stats } }
+    public var stats: Stats {
+        var stats = lock.withLock { scheduler.stats }
+        let waiting = UInt64(intake.count), refused = refused.load(ordering: .relaxed)
+        stats.queued += waiting + refused
+        stats.queueDepth += waiting
+        stats.dropped += refused
+        return stats
+    }
 
     // MARK: The flush thread
 
@@ -267,6 +283,7 @@ public final class Engine: @unchecked Sendable {
         }, context)
         if rc == 0 {
             thread = id
+            threadStarted.store(true, ordering: .releasing)
         } else {
             Unmanaged<Engine>.fromOpaque(context).release()
             logger.error("could not start the flush thread (pthread_create: \(rc))")
@@ -277,10 +294,15 @@ public final class Engine: @unchecked Sendable {
         lock.lock()
         while true {
             let now = clock.monotonicNanoseconds()
+            // New calls wait in the intake while none of them could leave anyway (in-flight
+            // cap or rate limit reached): callers then append without waking this thread.
+            let intakeOpensAt = phase == .stopping ? now : scheduler.newRequestsStart(now: now)
+            if let at = intakeOpensAt, at <= now { takeIntake() }
             if phase == .stopping, scheduler.isIdle || now >= stopDeadline { break }
             wakeRequested = false
             let started = phase == .stopping && now >= stopDeadline ? [] : scheduler.takeStartable(now: now)
             var wakeAt = scheduler.nextWakeup(now: now)
+            if let at = intakeOpensAt, at > now, intake.count > 0 { wakeAt = min(wakeAt ?? at, at) }
             let expired = idleWaiters.isEmpty && lookupWaiters.isEmpty ? nil : takeExpiredWaiters(now: now)
             for waiter in idleWaiters { wakeAt = min(wakeAt ?? waiter.deadline, waiter.deadline) }
             for waiters in lookupWaiters.values {
@@ -318,7 +340,8 @@ public final class Engine: @unchecked Sendable {
             }
         }
         transport.cancelAll()
-        let (deliveries, _) = scheduler.dropAll()
+        takeIntake()
+        let (deliveries, _) = dropAll()
         let lookupDone = takeLookupWaiters()
         lock.unlock()
         report(deliveries)
@@ -344,6 +367,7 @@ public final class Engine: @unchecked Sendable {
         let now = clock.monotonicNanoseconds()
         let completion = scheduler.complete(
             id: id, response: response, now: now, nowUnixMilliseconds: clock.unixMilliseconds(), using: &rng)
+        if completion.delivery != nil { finished(1) }
         var log: () -> Void = {}
         if completion.unauthorized, !reportedUnauthorized {
             reportedUnauthorized = true
@@ -400,6 +424,30 @@ public final class Engine: @unchecked Sendable {
         case (.retriable, _):
             return .failure(.unavailable(response.error ?? "HTTP \(response.status)"))
         }
+    }
+
+    /// Moves the calls waiting in the intake into the scheduler, in call order. Call holding
+    /// the lock.
+    private func takeIntake() {
+        for entry in intake.drain() {
+            scheduler.enqueue(
+                endpoint: entry.endpoint, identity: entry.identity, body: entry.body, linked: entry.linked,
+                now: entry.queuedAt)
+        }
+    }
+
+    /// The scheduler's ``Scheduler/dropAll()``, freeing the queue bound of what it drops. Call
+    /// holding the lock.
+    private func dropAll() -> (deliveries: [Delivery], lookups: [String]) {
+        let dropped = scheduler.dropAll()
+        finished(dropped.deliveries.count)
+        return dropped
+    }
+
+    /// `count` events have their final outcome: room for as many new calls.
+    private func finished(_ count: Int) {
+        intake.finished(count)
+        if warnedFull.load(ordering: .relaxed) { warnedFull.store(false, ordering: .relaxed) }
     }
 
     /// Hands outcomes to the log and the delivery callback, on the calling thread.
@@ -463,14 +511,25 @@ public final class Engine: @unchecked Sendable {
         transport = makeTransport()
         scheduler = Scheduler(configuration: configuration)
         thread = nil
+        threadStarted.store(false, ordering: .relaxed)
+        refused.store(0, ordering: .relaxed)
+        warnedFull.store(false, ordering: .relaxed)
         idleWaiters = []
         lookupWaiters = [:]
         wakeRequested = false
         if phase == .stopping { phase = .stopped }
+        intake.resetAfterFork(closed: phase != .running)
     }
 
-    func lockForFork() { lock.lock() }
-    func unlockAfterFork() { lock.unlock() }
+    func lockForFork() {
+        lock.lock()
+        intake.lockForFork()
+    }
+
+    func unlockAfterFork() {
+        intake.unlockAfterFork()
+        lock.unlock()
+    }
 
     /// At process exit: a bounded flush, unless called from the flush thread itself.
     func flushAtExit() {

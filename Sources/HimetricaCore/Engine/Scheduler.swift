@@ -65,7 +65,7 @@ struct Completion {
 /// counters.
 struct Scheduler {
     private(set) var stats = Stats()
-    private let capacity: Int
+    private let lookupCapacity: Int
     private let maxInFlight: Int
     private let retry: RetryPolicy
     private var limiters: [SlidingWindowLimiter?]
@@ -94,7 +94,7 @@ struct Scheduler {
     private static let priority: [Endpoint] = [.userId, .identify, .track]
 
     init(configuration: Configuration) {
-        capacity = configuration.queueCapacity
+        lookupCapacity = configuration.queueCapacity
         maxInFlight = configuration.maxInFlight
         retry = RetryPolicy(
             maxAttempts: configuration.maxAttempts, maxAge: configuration.maxRetryAge.nanoseconds,
@@ -113,52 +113,43 @@ struct Scheduler {
     /// Whether nothing at all is waiting or in flight.
     var isIdle: Bool { pendingEvents == 0 && lookupsPending == 0 }
 
-    /// Queues a track or identify body for `identity`. False (and counted as dropped) when the
-    /// queue is full.
+    /// Queues a track or identify body for `identity`. (The bound on queued events is kept by
+    /// the ``Intake`` the calls pass through first.)
     ///
     /// - Parameter linked: another identity whose later requests must wait for this one, e.g.
     ///   the email an identify sets: a track by that email needs the identify done first.
-    mutating func enqueue(endpoint: Endpoint, identity: Identity, body: [UInt8], linked: Identity? = nil, now: UInt64) -> Bool {
-        enqueueReportingReady(endpoint: endpoint, identity: identity, body: body, linked: linked, now: now) != nil
-    }
-
-    /// ``enqueue(endpoint:identity:body:linked:now:)``, also saying whether the request may
-    /// leave now: its lane was empty and there is room in flight. When false, the flush thread
-    /// need not be woken: a completion (or the wakeup it already planned) will start it. Nil
-    /// when the queue is full.
-    mutating func enqueueReportingReady(endpoint: Endpoint, identity: Identity, body: [UInt8], linked: Identity? = nil, now: UInt64) -> Bool? {
+    mutating func enqueue(endpoint: Endpoint, identity: Identity, body: [UInt8], linked: Identity? = nil, now: UInt64) {
         stats.queued += 1
-        guard pendingEvents < capacity else {
-            stats.dropped += 1
-            return nil
-        }
         let job = Job(id: takeId(), endpoint: endpoint, lane: identity, body: body, visitorId: nil, enqueuedAt: now)
         stats.queueDepth += 1
-        let ready = append(job, to: identity) && inFlight.count < maxInFlight
+        append(job, to: identity)
         if let linked, linked != identity {
             var placeholder = Job(id: takeId(), endpoint: endpoint, lane: linked, body: [], visitorId: nil, enqueuedAt: now)
             placeholder.placeholderFor = job.id
             placeholderLanes[job.id] = linked
             append(placeholder, to: linked)
         }
-        return ready
+    }
+
+    /// When a track or identify request queued now could leave: `now` or a later time the
+    /// limits allow, or nil while the in-flight cap is reached (only a completion changes that).
+    /// Until then, new calls may wait in the intake.
+    mutating func newRequestsStart(now: UInt64) -> UInt64? {
+        guard inFlight.count < maxInFlight else { return nil }
+        return [Endpoint.identify, .track].map { endpoint in
+            max(blockedUntil[endpoint.rawValue], limiters[endpoint.rawValue]?.nextAllowed(now: now) ?? now)
+        }.min()
     }
 
     /// Appends `job` to its lane, in place (a copy of the lane would make each call O(lane)).
-    /// Returns whether the lane became ready.
-    @discardableResult
-    private mutating func append(_ job: Job, to identity: Identity) -> Bool {
+    private mutating func append(_ job: Job, to identity: Identity) {
         let wasEmpty = lanes[identity, default: FIFO()].pushReportingEmpty(job)
-        if wasEmpty, job.placeholderFor == nil {
-            readyLanes[job.endpoint.rawValue].push(identity)
-            return true
-        }
-        return false
+        if wasEmpty, job.placeholderFor == nil { readyLanes[job.endpoint.rawValue].push(identity) }
     }
 
-    /// Queues a user-id lookup. False when too many are pending.
+    /// Queues a user-id lookup. False when too many are pending (as many as queued events may be).
     mutating func enqueueLookup(visitorId: String, now: UInt64) -> Bool {
-        guard lookupsPending < capacity else { return false }
+        guard lookupsPending < lookupCapacity else { return false }
         lookupsPending += 1
         readyLookups.push(
             Job(id: takeId(), endpoint: .userId, lane: nil, body: [], visitorId: visitorId, enqueuedAt: now))
