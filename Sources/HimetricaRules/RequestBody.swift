@@ -71,13 +71,14 @@ public enum RequestBody {
             // Sized tightly (the body stays queued, so slack is memory per event): strings take
             // their escaped length, the properties at most their text's; the tail is a
             // timestamp (at most 35 bytes once checked) and a session.
-            let capacity = 28 + JSONWriter.literalCount(eventName) + JSONWriter.literalCount(value)
+            let nameCount = JSONWriter.literalCount(eventName), valueCount = JSONWriter.literalCount(value)
+            let capacity = 28 + nameCount + valueCount
                 + (propertiesText.map { 14 + JSONText.maxCompactBytes($0.count) } ?? 0) + 72
             let body = [UInt8](unsafeUninitializedCapacity: capacity) { buffer, count in
                 var w = BufferWriter(base: buffer.baseAddress!)
                 do throws(ValidationError) {
-                    w.raw("{\"eventName\":"); w.string(eventName)
-                    w.raw(",\""); w.raw(identity.staticField); w.raw("\":"); w.string(value)
+                    w.raw("{\"eventName\":"); w.string(eventName, literalCount: nameCount)
+                    w.raw(",\""); w.raw(identity.staticField); w.raw("\":"); w.string(value, literalCount: valueCount)
                     if let propertiesText {
                         w.raw(",\"properties\":")
                         w.count += try JSONText.compactObject(propertiesText, field: "properties", into: w.base + w.count)
@@ -183,6 +184,15 @@ struct BufferWriter {
             JSONWriter.escape(utf8[i], raw: { raw($0) }, byte: { byte($0) })
         }
         copy(UnsafeBufferPointer(rebasing: utf8[runStart...]))
+        byte(UInt8(ascii: "\""))
+    }
+
+    /// ``string(_:)`` given its ``JSONWriter/literalCount(_:)``: bytes with nothing to escape
+    /// (the usual case) are copied without looking at them again.
+    mutating func string(_ utf8: UnsafeBufferPointer<UInt8>, literalCount: Int) {
+        guard literalCount == utf8.count + 2 else { return string(utf8) }
+        byte(UInt8(ascii: "\""))
+        copy(utf8)
         byte(UInt8(ascii: "\""))
     }
 
