@@ -228,13 +228,15 @@ private func trackBody(
     }
 }
 
+/// The identity of a call, checked on the caller's bytes: each given field's UTF-8 first (in
+/// argument order), then ``Identity/exactlyOne(userIdBytes:emailBytes:visitorIdBytes:)``'s rules.
 private func readIdentity(
     _ userId: UnsafePointer<CChar>?, _ email: UnsafePointer<CChar>?, _ visitorId: UnsafePointer<CChar>?
 ) throws(ValidationError) -> Identity {
     try Identity.exactlyOne(
-        userId: try CString.optional(userId, field: "userId"),
-        email: try CString.optional(email, field: "email"),
-        visitorId: try CString.optional(visitorId, field: "visitorId"))
+        userIdBytes: try CString.utf8(userId, field: "userId"),
+        emailBytes: try CString.utf8(email, field: "email"),
+        visitorIdBytes: try CString.utf8(visitorId, field: "visitorId"))
 }
 
 private func finish(

@@ -50,16 +50,17 @@ enum LastError {
 enum CString {
     /// The string at `pointer`, or nil for NULL.
     static func optional(_ pointer: UnsafePointer<CChar>?, field: String) throws(ValidationError) -> String? {
-        guard let pointer else { return nil }
-        let bytes = UnsafeBufferPointer(start: UnsafeRawPointer(pointer).assumingMemoryBound(to: UInt8.self), count: strlen(pointer))
-        // ASCII (the usual case) is valid UTF-8: skip the generic validating initializer.
-        var ascii = true
-        for byte in bytes where byte >= 0x80 { ascii = false; break }
-        if ascii { return String(decoding: bytes, as: UTF8.self) }
-        guard let text = String(validating: bytes, as: UTF8.self) else {
+        try utf8(pointer, field: field).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// The bytes at `pointer` (not copied), checked to be valid UTF-8, or nil for NULL.
+    static func utf8(_ pointer: UnsafePointer<CChar>?, field: String) throws(ValidationError) -> UnsafeBufferPointer<UInt8>? {
+        guard let bytes = bytes(pointer) else { return nil }
+        // ASCII (the usual case) is valid UTF-8: skip the generic validation.
+        if bytes.contains(where: { $0 >= 0x80 }), String(validating: bytes, as: UTF8.self) == nil {
             throw ValidationError(field: field, rule: "must be valid UTF-8")
         }
-        return text
+        return bytes
     }
 
     /// The string at `pointer`; NULL is an error.

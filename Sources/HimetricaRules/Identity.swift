@@ -11,13 +11,7 @@ public enum Identity: Sendable, Hashable {
     public static let userIdPrefix = "hm_usr_"
 
     /// The JSON field the API takes this identity in.
-    public var field: String {
-        switch self {
-        case .userId: "userId"
-        case .email: "email"
-        case .visitorId: "visitorId"
-        }
-    }
+    public var field: String { kind.field }
 
     /// The identity's value.
     public var value: String {
@@ -32,50 +26,110 @@ public enum Identity: Sendable, Hashable {
     /// - Throws: ``ValidationError`` when none or more than one is given, or the one given is
     ///   invalid.
     public static func exactlyOne(userId: String?, email: String?, visitorId: String?) throws(ValidationError) -> Identity {
-        let count = (userId == nil ? 0 : 1) + (email == nil ? 0 : 1) + (visitorId == nil ? 0 : 1)
-        guard count == 1 else {
-            throw ValidationError(
-                field: "identity",
-                rule: count == 0
-                    ? "one of userId, email or visitorId is required"
-                    : "give only one of userId, email or visitorId")
-        }
-        let identity: Identity =
-            if let userId { .userId(userId) } else if let email { .email(email) } else { .visitorId(visitorId!) }
+        let (kind, value) = try Kind.one(userId, email, visitorId)
+        let identity = kind.identity(value)
         try identity.validate()
         return identity
+    }
+
+    /// ``exactlyOne(userId:email:visitorId:)`` for values given as UTF-8 bytes (valid UTF-8,
+    /// as a C surface checks them first): checked on the bytes, then made a `String` once.
+    public static func exactlyOne(
+        userIdBytes: UnsafeBufferPointer<UInt8>?, emailBytes: UnsafeBufferPointer<UInt8>?,
+        visitorIdBytes: UnsafeBufferPointer<UInt8>?
+    ) throws(ValidationError) -> Identity {
+        let (kind, bytes) = try Kind.one(userIdBytes, emailBytes, visitorIdBytes)
+        if let error = kind.problem(bytes) { throw error }
+        return kind.identity(String(decoding: bytes, as: UTF8.self))
     }
 
     /// Checks the value: not empty, not too long, no control characters; a user id must be
     /// Himetrica's (`hm_usr_...`), an email must contain `@`.
     public func validate() throws(ValidationError) {
-        try Self.validate(value, field: field)
-        switch self {
-        case .userId(let v) where !v.hasPrefix(Self.userIdPrefix):
-            throw ValidationError(
-                field: field,
-                rule: "must be a Himetrica user id (hm_usr_...); pass your own id as traits.userId")
-        case .email(let v) where !v.utf8.contains(UInt8(ascii: "@")):
-            throw ValidationError(field: field, rule: "must be an email address")
-        default:
-            break
-        }
+        var value = self.value
+        if let error = value.withUTF8({ kind.problem($0) }) { throw error }
     }
 
     /// Checks an identity-like value (also used for the visitor id of a user-id lookup).
     public static func validate(_ value: String, field: String) throws(ValidationError) {
-        let utf8 = value.utf8
-        if utf8.isEmpty {
-            throw ValidationError(field: field, rule: "must not be empty")
+        var value = value
+        if let error = value.withUTF8({ problem($0, field: field) }) { throw error }
+    }
+
+    /// The rule an identity-like value breaks, if any, checked on its UTF-8 bytes.
+    static func problem(_ bytes: UnsafeBufferPointer<UInt8>, field: String) -> ValidationError? {
+        if bytes.isEmpty {
+            return ValidationError(field: field, rule: "must not be empty")
         }
-        if utf8.count > Limits.maxIdentityBytes {
-            throw ValidationError(field: field, rule: "must be at most \(Limits.maxIdentityBytes) bytes")
+        if bytes.count > Limits.maxIdentityBytes {
+            return ValidationError(field: field, rule: "must be at most \(Limits.maxIdentityBytes) bytes")
         }
-        if utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) {
-            throw ValidationError(field: field, rule: "must not contain control characters")
+        if bytes.contains(where: { $0 < 0x20 || $0 == 0x7F }) {
+            return ValidationError(field: field, rule: "must not contain control characters")
         }
-        if utf8.allSatisfy({ $0 == 0x20 }) {
-            throw ValidationError(field: field, rule: "must not be blank")
+        if bytes.allSatisfy({ $0 == 0x20 }) {
+            return ValidationError(field: field, rule: "must not be blank")
+        }
+        return nil
+    }
+
+    private var kind: Kind {
+        switch self {
+        case .userId: .userId
+        case .email: .email
+        case .visitorId: .visitorId
+        }
+    }
+
+    /// Which of the three fields an identity is given in.
+    private enum Kind {
+        case userId, email, visitorId
+
+        var field: String {
+            switch self {
+            case .userId: "userId"
+            case .email: "email"
+            case .visitorId: "visitorId"
+            }
+        }
+
+        func identity(_ value: String) -> Identity {
+            switch self {
+            case .userId: .userId(value)
+            case .email: .email(value)
+            case .visitorId: .visitorId(value)
+            }
+        }
+
+        /// The one field given among three (an empty value counts as given).
+        static func one<Value>(_ userId: Value?, _ email: Value?, _ visitorId: Value?) throws(ValidationError) -> (Kind, Value) {
+            let count = (userId == nil ? 0 : 1) + (email == nil ? 0 : 1) + (visitorId == nil ? 0 : 1)
+            guard count == 1 else {
+                throw ValidationError(
+                    field: "identity",
+                    rule: count == 0
+                        ? "one of userId, email or visitorId is required"
+                        : "give only one of userId, email or visitorId")
+            }
+            if let userId { return (.userId, userId) }
+            if let email { return (.email, email) }
+            return (.visitorId, visitorId!)
+        }
+
+        /// The rule the value breaks, if any: the value rules, then the field's own (a user id
+        /// must be Himetrica's, `hm_usr_...`; an email must contain `@`).
+        func problem(_ bytes: UnsafeBufferPointer<UInt8>) -> ValidationError? {
+            if let error = Identity.problem(bytes, field: field) { return error }
+            switch self {
+            case .userId where !bytes.starts(with: Identity.userIdPrefix.utf8):
+                return ValidationError(
+                    field: field,
+                    rule: "must be a Himetrica user id (hm_usr_...); pass your own id as traits.userId")
+            case .email where !bytes.contains(UInt8(ascii: "@")):
+                return ValidationError(field: field, rule: "must be an email address")
+            default:
+                return nil
+            }
         }
     }
 }

@@ -41,12 +41,9 @@ public enum JSONText {
         _ text: UnsafeBufferPointer<UInt8>, field: String, stringMembers: [String] = [],
         into out: UnsafeMutablePointer<UInt8>
     ) throws(ValidationError) -> Int {
-        // Key positions live on the stack unless an object (or nesting) has more than 32 keys.
-        var inline: (Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int,
-                     Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        return try withUnsafeMutableBytes(of: &inline) { raw throws(ValidationError) -> Int in
-            var scanner = Scanner(input: text, output: out, keys: raw.baseAddress!.assumingMemoryBound(to: Int.self), keyCapacity: 32)
+        // Key positions live on the stack unless an object (or nesting) has more than 16 keys.
+        try withUnsafeTemporaryAllocation(of: Scanner.Key.self, capacity: 16) { (keys) throws(ValidationError) -> Int in
+            var scanner = Scanner(input: text, output: out, keys: keys.baseAddress!, keyCapacity: keys.count)
             defer { scanner.releaseKeys() }
             return try scanner.compactObject(field: field, stringMembers: stringMembers)
         }
@@ -193,17 +190,37 @@ extension JSONText {
 
     /// Checks that `bytes` are valid UTF-8 with no NUL, for a text field taken from C.
     public static func isValidUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
-        var unused: (UInt8, Int) = (0, 0)
-        return withUnsafeMutablePointer(to: &unused) { pair in
-            let raw = UnsafeMutableRawPointer(pair)
-            var scanner = Scanner(
-                input: bytes, output: raw.assumingMemoryBound(to: UInt8.self),
-                keys: (raw + MemoryLayout<(UInt8, Int)>.offset(of: \.1)!).assumingMemoryBound(to: Int.self), keyCapacity: 0)
-            while !scanner.atEnd {
-                guard scanner.input[scanner.index] != 0, scanner.utf8Sequence() else { return false }
-            }
-            return true
+        var index = 0
+        while index < bytes.count {
+            let length = scalarLength(bytes, at: index)
+            guard length > 0, bytes[index] != 0 else { return false }
+            index += length
         }
+        return true
+    }
+
+    /// The length of the UTF-8 encoded scalar at `bytes[index]`; 0 when the bytes there are
+    /// not valid UTF-8 (overlong forms, surrogates and values above U+10FFFF included).
+    static func scalarLength(_ bytes: UnsafeBufferPointer<UInt8>, at index: Int) -> Int {
+        let b0 = bytes[index]
+        let length: Int
+        var scalar: UInt32
+        switch b0 {
+        case 0..<0x80: return 1
+        case 0xC2..<0xE0: length = 2; scalar = UInt32(b0 & 0x1F)
+        case 0xE0..<0xF0: length = 3; scalar = UInt32(b0 & 0x0F)
+        case 0xF0..<0xF5: length = 4; scalar = UInt32(b0 & 0x07)
+        default: return 0
+        }
+        guard index + length <= bytes.count else { return 0 }
+        for i in 1..<length {
+            let b = bytes[index + i]
+            guard b & 0xC0 == 0x80 else { return 0 }
+            scalar = scalar << 6 | UInt32(b & 0x3F)
+        }
+        let minimum: UInt32 = length == 2 ? 0x80 : length == 3 ? 0x800 : 0x10000
+        guard scalar >= minimum, scalar <= 0x10FFFF, !(0xD800..<0xE000).contains(scalar) else { return 0 }
+        return length
     }
 
     /// A single-pass recursive descent over the bytes, writing the compact form as it goes.
@@ -215,33 +232,38 @@ extension JSONText {
         let output: UnsafeMutablePointer<UInt8>
         var count = 0
         var stringMembers: [String] = []
-        /// Where each key of the objects being scanned was written in `output` (start, end,
-        /// and 1 when it has escapes), three entries per key; each object uses the entries from
-        /// its own start (one stack for all). Starts in the caller's storage, moves to the heap
-        /// when that is full.
-        var keys: UnsafeMutablePointer<Int>
+        /// The keys of the objects being scanned, as written in `output`; each object uses the
+        /// entries from its own start (one stack for all). Starts in the caller's storage,
+        /// moves to the heap when that is full.
+        var keys: UnsafeMutablePointer<Key>
         var keyCount = 0
         var keyCapacity: Int
         var keysOnHeap = false
 
+        /// Where a key was written in `output` (quotes included), and whether it has escapes.
+        struct Key {
+            var written: Range<Int>
+            var escaped: Bool
+        }
+
         init(input: UnsafeBufferPointer<UInt8>, output: UnsafeMutablePointer<UInt8>,
-             keys: UnsafeMutablePointer<Int>, keyCapacity: Int) {
+             keys: UnsafeMutablePointer<Key>, keyCapacity: Int) {
             self.input = input
             self.output = output
             self.keys = keys
             self.keyCapacity = keyCapacity
         }
 
-        mutating func pushKey(_ value: Int) {
+        mutating func pushKey(_ key: Key) {
             if keyCount == keyCapacity {
-                let bigger = UnsafeMutablePointer<Int>.allocate(capacity: max(keyCapacity * 2, 96))
-                bigger.update(from: keys, count: keyCount)
+                let bigger = UnsafeMutablePointer<Key>.allocate(capacity: keyCapacity * 2)
+                bigger.moveInitialize(from: keys, count: keyCount)
                 if keysOnHeap { keys.deallocate() }
                 keys = bigger
-                keyCapacity = max(keyCapacity * 2, 96)
+                keyCapacity *= 2
                 keysOnHeap = true
             }
-            keys[keyCount] = value
+            (keys + keyCount).initialize(to: key)
             keyCount += 1
         }
 
@@ -257,7 +279,9 @@ extension JSONText {
         }
 
         mutating func skipWhitespace() {
-            while let c = peek, c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 { index += 1 }
+            while index < input.count, case let c = input[index], c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 {
+                index += 1
+            }
         }
 
         static func tooLarge() -> ValidationError {
@@ -271,11 +295,13 @@ extension JSONText {
             count += 1
         }
 
-        /// Copies `input[range]` to the output as one block.
+        /// Copies `input[range]` to the output (a number: a few bytes, so byte by byte).
         mutating func emit(_ range: Range<Int>) throws(ValidationError) {
             guard count + range.count <= Limits.maxPropertiesBytes else { throw Self.tooLarge() }
-            (output + count).update(from: input.baseAddress! + range.lowerBound, count: range.count)
-            count += range.count
+            for i in range {
+                output[count] = input[i]
+                count += 1
+            }
         }
 
         /// The decoded text of the key written at `range` (quotes included).
@@ -286,11 +312,17 @@ extension JSONText {
         /// A key as an error message shows it (see ``JSONText/displayKey(_:)``).
         func shownKey(_ range: Range<Int>) -> String { JSONText.displayKey(keyName(range)) }
 
-        /// Whether the keys written at `a` and `b` are the same text once decoded.
-        func sameKey(_ a: Range<Int>, escaped aEscaped: Bool, _ b: Range<Int>, escaped bEscaped: Bool) -> Bool {
-            if aEscaped || bEscaped { return keyName(a) == keyName(b) }
-            guard a.count == b.count else { return false }
-            return memcmp(output + a.lowerBound, output + b.lowerBound, a.count) == 0
+        /// Whether keys `a` and `b` are the same text once decoded.
+        func sameKey(_ a: Key, _ b: Key) -> Bool {
+            if a.escaped || b.escaped { return keyName(a.written) == keyName(b.written) }
+            guard a.written.count == b.written.count else { return false }
+            var i = a.written.lowerBound + 1, j = b.written.lowerBound + 1
+            while i < a.written.upperBound {
+                if output[i] != output[j] { return false }
+                i += 1
+                j += 1
+            }
+            return true
         }
 
         mutating func value(depth: Int) throws(ValidationError) {
@@ -324,31 +356,23 @@ extension JSONText {
             while true {
                 skipWhitespace()
                 guard peek == UInt8(ascii: "\"") else { throw syntaxError("expected a string key") }
-                let written = try string()
-                var escaped = false
-                for i in written where output[i] == UInt8(ascii: "\\") { escaped = true; break }
+                let key = try string()
                 // Keys are compared as decoded text, so `"a"` and `"\u0061"` are the same key.
-                var k = firstKey
-                while k < keyCount {
-                    if sameKey(keys[k]..<keys[k + 1], escaped: keys[k + 2] != 0, written, escaped: escaped) {
-                        throw ValidationError(field: ".\(shownKey(written))", rule: "duplicate key")
-                    }
-                    k += 3
+                for k in firstKey..<keyCount where sameKey(keys[k], key) {
+                    throw ValidationError(field: ".\(shownKey(key.written))", rule: "duplicate key")
                 }
-                pushKey(written.lowerBound)
-                pushKey(written.upperBound)
-                pushKey(escaped ? 1 : 0)
+                pushKey(key)
                 skipWhitespace()
                 guard peek == UInt8(ascii: ":") else { throw syntaxError("expected ':'") }
                 index += 1
                 try emit(UInt8(ascii: ":"))
-                if depth == 1, !stringMembers.isEmpty, stringMembers.contains(keyName(written)) {
+                if depth == 1, !stringMembers.isEmpty, stringMembers.contains(keyName(key.written)) {
                     skipWhitespace()
                     if peek != UInt8(ascii: "\"") {
-                        throw ValidationError(field: ".\(shownKey(written))", rule: "must be a string")
+                        throw ValidationError(field: ".\(shownKey(key.written))", rule: "must be a string")
                     }
                 }
-                do throws(ValidationError) { try value(depth: depth + 1) } catch { throw error.below(".\(shownKey(written))") }
+                do throws(ValidationError) { try value(depth: depth + 1) } catch { throw error.below(".\(shownKey(key.written))") }
                 skipWhitespace()
                 guard let c = peek else { throw syntaxError("unexpected end") }
                 guard c == UInt8(ascii: ",") || c == UInt8(ascii: "}") else { throw syntaxError("expected ',' or '}'") }
@@ -380,41 +404,50 @@ extension JSONText {
             }
         }
 
-        /// Scans a string literal; returns where it was written in `output` (quotes included).
-        mutating func string() throws(ValidationError) -> Range<Int> {
+        /// Scans a string literal; returns where it was written in `output` (quotes included)
+        /// and whether it has escapes.
+        mutating func string() throws(ValidationError) -> Key {
             let start = count
+            var escaped = false
             index += 1
             try emit(UInt8(ascii: "\""))
             while true {
-                guard let c = peek else { throw syntaxError("unterminated string") }
+                // Plain ASCII, the usual case, is copied as it is scanned (in registers, up to
+                // the size limit; `emit` below reports going over it).
+                var i = index, n = count
+                let from = input, to = output
+                while i < from.count, n < Limits.maxPropertiesBytes, case let c = from[i],
+                    c &- 0x20 < 0x60, c != UInt8(ascii: "\""), c != UInt8(ascii: "\\")
+                {
+                    to[n] = c
+                    i += 1
+                    n += 1
+                }
+                index = i
+                count = n
+                guard index < input.count else { break }
+                let c = input[index]
                 switch c {
                 case UInt8(ascii: "\""):
                     index += 1
                     try emit(c)
-                    return start..<count
+                    return Key(written: start..<count, escaped: escaped)
                 case UInt8(ascii: "\\"):
+                    escaped = true
                     try escape()
                 case 0..<0x20:
                     throw syntaxError("unescaped control character in a string")
                 case 0..<0x80:
-                    // A run of plain ASCII is copied as one block.
-                    let begin = index
+                    try emit(c)  // plain, but the copy above stopped at the size limit: throws
                     index += 1
-                    while index < input.count, case let b = input[index], b >= 0x20, b < 0x80,
-                        b != UInt8(ascii: "\""), b != UInt8(ascii: "\\")
-                    {
-                        index += 1
-                    }
-                    try emit(begin..<index)
                 default:
-                    let begin = index
-                    guard utf8Sequence() else {
-                        index = begin
-                        throw ValidationError(field: "", rule: "must be valid UTF-8")
-                    }
-                    try emit(begin..<index)
+                    let length = JSONText.scalarLength(input, at: index)
+                    guard length > 0 else { throw ValidationError(field: "", rule: "must be valid UTF-8") }
+                    try emit(index..<index + length)
+                    index += length
                 }
             }
+            throw syntaxError("unterminated string")
         }
 
         mutating func escape() throws(ValidationError) {
@@ -472,30 +505,6 @@ extension JSONText {
             return value
         }
 
-        /// Advances over one UTF-8 encoded scalar; false when the bytes are not valid UTF-8.
-        mutating func utf8Sequence() -> Bool {
-            let b0 = input[index]
-            let length: Int
-            var scalar: UInt32
-            switch b0 {
-            case 0..<0x80: index += 1; return true
-            case 0xC2..<0xE0: length = 2; scalar = UInt32(b0 & 0x1F)
-            case 0xE0..<0xF0: length = 3; scalar = UInt32(b0 & 0x0F)
-            case 0xF0..<0xF5: length = 4; scalar = UInt32(b0 & 0x07)
-            default: return false
-            }
-            guard index + length <= input.count else { return false }
-            for i in 1..<length {
-                let b = input[index + i]
-                guard b & 0xC0 == 0x80 else { return false }
-                scalar = scalar << 6 | UInt32(b & 0x3F)
-            }
-            let minimum: UInt32 = length == 2 ? 0x80 : length == 3 ? 0x800 : 0x10000
-            guard scalar >= minimum, scalar <= 0x10FFFF, !(0xD800..<0xE000).contains(scalar) else { return false }
-            index += length
-            return true
-        }
-
         /// Whether the input at the current index starts with `word`.
         func startsWith(_ word: StaticString) -> Bool {
             let count = word.utf8CodeUnitCount
@@ -516,32 +525,41 @@ extension JSONText {
 
         mutating func number() throws(ValidationError) {
             let start = index
+            var i = index
+            /// The byte at `i`, or 0 past the end.
+            func at(_ i: Int) -> UInt8 { i < input.count ? input[i] : 0 }
             func digits() -> Int {
-                let from = index
-                while let c = peek, c >= UInt8(ascii: "0"), c <= UInt8(ascii: "9") { index += 1 }
-                return index - from
+                let from = i
+                while at(i) &- UInt8(ascii: "0") < 10 { i += 1 }
+                return i - from
             }
-            if peek == UInt8(ascii: "-") { index += 1 }
-            if startsWith("Infinity") {
-                throw ValidationError(field: "", rule: "numbers must be finite (no NaN or Infinity)")
+            func invalid() -> ValidationError {
+                index = i
+                return syntaxError("invalid number")
             }
-            if peek == UInt8(ascii: "0") {
-                index += 1
+            if at(i) == UInt8(ascii: "-") { i += 1 }
+            if at(i) == UInt8(ascii: "I") {
+                index = i
+                if startsWith("Infinity") {
+                    throw ValidationError(field: "", rule: "numbers must be finite (no NaN or Infinity)")
+                }
+            }
+            if at(i) == UInt8(ascii: "0") {
+                i += 1
             } else if digits() == 0 {
-                throw syntaxError("invalid number")
+                throw invalid()
             }
-            if peek == UInt8(ascii: ".") {
-                index += 1
-                guard digits() > 0 else { throw syntaxError("invalid number") }
+            if at(i) == UInt8(ascii: ".") {
+                i += 1
+                guard digits() > 0 else { throw invalid() }
             }
-            if peek == UInt8(ascii: "e") || peek == UInt8(ascii: "E") {
-                index += 1
-                if peek == UInt8(ascii: "+") || peek == UInt8(ascii: "-") { index += 1 }
-                guard digits() > 0 else { throw syntaxError("invalid number") }
+            if at(i) | 0x20 == UInt8(ascii: "e") {
+                i += 1
+                if at(i) == UInt8(ascii: "+") || at(i) == UInt8(ascii: "-") { i += 1 }
+                guard digits() > 0 else { throw invalid() }
             }
-            if let c = peek, c >= UInt8(ascii: "0"), c <= UInt8(ascii: "9") {
-                throw syntaxError("invalid number")
-            }
+            if at(i) &- UInt8(ascii: "0") < 10 { throw invalid() }
+            index = i
             try emit(start..<index)
         }
     }

@@ -51,6 +51,19 @@ public struct JSONWriter {
         b < 0x20 || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\")
     }
 
+    /// How many bytes `utf8` takes as a JSON string literal written by ``escape(_:raw:byte:)``'s
+    /// rule, quotes included.
+    static func literalCount(_ utf8: UnsafeBufferPointer<UInt8>) -> Int {
+        var count = utf8.count + 2
+        for b in utf8 where needsEscape(b) {
+            switch b {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"), 0x0A, 0x0D, 0x09: count += 1
+            default: count += 5
+            }
+        }
+        return count
+    }
+
     /// Writes the escape sequence for `b` (one that ``needsEscape(_:)``) through `raw` and `byte`:
     /// the short forms where JSON has them, `\\u00XX` otherwise. The one escaping rule of every
     /// writer.

@@ -68,20 +68,17 @@ public enum RequestBody {
         // Room for the worst case: every byte of a string escaped as \u00XX; a valid timestamp
         // is at most 35 bytes, so the tail is at most 80.
         return try identity.withUTF8Value { (value) throws(ValidationError) -> [UInt8] in
-            // Sized tightly (the body stays queued, so slack is memory per event): strings
-            // without bytes to escape take their length, others the worst case (6 per byte);
-            // the tail is a timestamp (at most 35 bytes once checked) and a session.
-            func room(_ text: UnsafeBufferPointer<UInt8>) -> Int {
-                for b in text where b < 0x20 || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") { return 6 * text.count + 2 }
-                return text.count + 2
-            }
-            let capacity = 28 + room(eventName) + room(value)
+            // Sized tightly (the body stays queued, so slack is memory per event): strings take
+            // their escaped length, the properties at most their text's; the tail is a
+            // timestamp (at most 35 bytes once checked) and a session.
+            let nameCount = JSONWriter.literalCount(eventName), valueCount = JSONWriter.literalCount(value)
+            let capacity = 28 + nameCount + valueCount
                 + (propertiesText.map { 14 + JSONText.maxCompactBytes($0.count) } ?? 0) + 72
             let body = [UInt8](unsafeUninitializedCapacity: capacity) { buffer, count in
                 var w = BufferWriter(base: buffer.baseAddress!)
                 do throws(ValidationError) {
-                    w.raw("{\"eventName\":"); w.string(eventName)
-                    w.raw(",\""); w.raw(identity.staticField); w.raw("\":"); w.string(value)
+                    w.raw("{\"eventName\":"); w.string(eventName, literalCount: nameCount)
+                    w.raw(",\""); w.raw(identity.staticField); w.raw("\":"); w.string(value, literalCount: valueCount)
                     if let propertiesText {
                         w.raw(",\"properties\":")
                         w.count += try JSONText.compactObject(propertiesText, field: "properties", into: w.base + w.count)
@@ -176,16 +173,32 @@ struct BufferWriter {
         count += text.utf8CodeUnitCount
     }
 
-    /// A JSON string literal, escaped by ``JSONWriter``'s rule.
+    /// A JSON string literal, escaped by ``JSONWriter``'s rule; runs of bytes that need no
+    /// escape are copied as blocks.
     mutating func string(_ utf8: UnsafeBufferPointer<UInt8>) {
         byte(UInt8(ascii: "\""))
-        for b in utf8 {
-            if JSONWriter.needsEscape(b) {
-                JSONWriter.escape(b, raw: { raw($0) }, byte: { byte($0) })
-            } else {
-                byte(b)
-            }
+        var runStart = 0
+        for i in utf8.indices where JSONWriter.needsEscape(utf8[i]) {
+            copy(UnsafeBufferPointer(rebasing: utf8[runStart..<i]))
+            runStart = i + 1
+            JSONWriter.escape(utf8[i], raw: { raw($0) }, byte: { byte($0) })
         }
+        copy(UnsafeBufferPointer(rebasing: utf8[runStart...]))
         byte(UInt8(ascii: "\""))
+    }
+
+    /// ``string(_:)`` given its ``JSONWriter/literalCount(_:)``: bytes with nothing to escape
+    /// (the usual case) are copied without looking at them again.
+    mutating func string(_ utf8: UnsafeBufferPointer<UInt8>, literalCount: Int) {
+        guard literalCount == utf8.count + 2 else { return string(utf8) }
+        byte(UInt8(ascii: "\""))
+        copy(utf8)
+        byte(UInt8(ascii: "\""))
+    }
+
+    private mutating func copy(_ bytes: UnsafeBufferPointer<UInt8>) {
+        guard let start = bytes.baseAddress else { return }
+        (base + count).update(from: start, count: bytes.count)
+        count += bytes.count
     }
 }

@@ -58,24 +58,23 @@ public enum Timestamp {
         let month = mp < 10 ? mp + 3 : mp - 9
         let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
 
-        // Constant divisors only: the compiler turns them into multiplications.
+        // Fixed width, so every character has a fixed place. Constant divisors only: the
+        // compiler turns them into multiplications.
         let zero = UInt8(ascii: "0")
-        var i = 0
-        func put(_ b: UInt8) { out[i] = b; i += 1 }
-        func two(_ value: Int64) {
-            put(zero + UInt8(truncatingIfNeeded: value / 10))
-            put(zero + UInt8(truncatingIfNeeded: value % 10))
+        func two(_ value: Int64, at i: Int) {
+            out[i] = zero + UInt8(truncatingIfNeeded: value / 10)
+            out[i + 1] = zero + UInt8(truncatingIfNeeded: value % 10)
         }
         let seconds = msOfDay / 1000
-        two(year / 100); two(year % 100); put(UInt8(ascii: "-"))
-        two(month); put(UInt8(ascii: "-"))
-        two(day); put(UInt8(ascii: "T"))
-        two(seconds / 3600); put(UInt8(ascii: ":"))
-        two(seconds / 60 % 60); put(UInt8(ascii: ":"))
-        two(seconds % 60); put(UInt8(ascii: "."))
-        put(zero + UInt8(truncatingIfNeeded: msOfDay % 1000 / 100)); two(msOfDay % 100)
-        put(UInt8(ascii: "Z"))
-        return i
+        two(year / 100, at: 0); two(year % 100, at: 2); out[4] = UInt8(ascii: "-")
+        two(month, at: 5); out[7] = UInt8(ascii: "-")
+        two(day, at: 8); out[10] = UInt8(ascii: "T")
+        two(seconds / 3600, at: 11); out[13] = UInt8(ascii: ":")
+        two(seconds / 60 % 60, at: 14); out[16] = UInt8(ascii: ":")
+        two(seconds % 60, at: 17); out[19] = UInt8(ascii: ".")
+        out[20] = zero + UInt8(truncatingIfNeeded: msOfDay % 1000 / 100); two(msOfDay % 100, at: 21)
+        out[23] = UInt8(ascii: "Z")
+        return 24
     }
 
     private static func isValid(_ s: [UInt8]) -> Bool {
