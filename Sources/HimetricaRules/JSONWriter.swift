@@ -56,10 +56,9 @@ public struct JSONWriter {
     static func literalCount(_ utf8: UnsafeBufferPointer<UInt8>) -> Int {
         var count = utf8.count + 2
         for b in utf8 where needsEscape(b) {
-            switch b {
-            case UInt8(ascii: "\""), UInt8(ascii: "\\"), 0x0A, 0x0D, 0x09: count += 1
-            default: count += 5
-            }
+            // The escape's length, counted off the one escaping rule: one byte it replaces.
+            escape(b, raw: { count += $0.utf8CodeUnitCount }, byte: { _ in count += 1 })
+            count -= 1
         }
         return count
     }

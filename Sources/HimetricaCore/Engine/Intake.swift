@@ -13,8 +13,8 @@ import Darwin
 /// Each calling thread appends to a shard of its own (threads take shards in turn), so threads
 /// that call at once share no lock and write no common cache line except two counters: the
 /// queue bound and a sequence number. The sequence number is taken under the shard's lock, so
-/// ``drain()`` hands everything over in call order, across threads too: per-identity order
-/// holds whichever threads the calls came from.
+/// ``drain()`` hands calls over in call order, across threads too: per-identity order holds
+/// whichever threads the calls came from.
 final class Intake: @unchecked Sendable {
     /// One accepted call.
     struct Entry {
@@ -93,14 +93,25 @@ final class Intake: @unchecked Sendable {
         if count > 0 { pending.wrappingSubtract(count, ordering: .relaxed) }
     }
 
-    /// Removes and returns every queued call, in call order.
+    /// Removes and returns the queued calls, in call order: every call numbered before the
+    /// drain began. (A call numbered later may stay for the next drain: shards are visited one
+    /// after another, and a later call taken from one shard before an earlier call from another
+    /// was appended would be handed over first.)
     func drain() -> [Entry] {
+        // A call holding a number below `cutoff` holds its shard's lock until it has appended,
+        // so the visit below waits for it.
+        let cutoff = nextSequence.load(ordering: .relaxed)
         var batches: [[Entry]] = []
         for i in 0..<Self.shardCount {
             pthread_mutex_lock(mutex(i))
-            if !shards[i].entries.isEmpty {
-                batches.append(shards[i].entries)
-                shards[i].entries = []
+            if let last = shards[i].entries.last {
+                if last.sequence < cutoff {
+                    batches.append(shards[i].entries)
+                    shards[i].entries = []
+                } else if let end = shards[i].entries.firstIndex(where: { $0.sequence >= cutoff }), end > 0 {
+                    batches.append(Array(shards[i].entries[..<end]))
+                    shards[i].entries.removeFirst(end)
+                }
             }
             pthread_mutex_unlock(mutex(i))
         }
