@@ -21,20 +21,29 @@ final class ClientBox {
         self.exitFlushTimeout = exitFlushTimeout
     }
 
-    /// Calls `body` with the engine borrowed, not retained. The engine is registered weakly
-    /// (for the fork and exit hooks), so its reference count lives in a side table: a retain
-    /// and release per call would be two atomic operations on a line every calling thread
-    /// shares.
-    func withEngine<T>(_ body: (Engine) throws(HimetricaError) -> T) throws(HimetricaError) -> T {
-        let result = engineReference._withUnsafeGuaranteedRef { engine in
-            Result { () throws(HimetricaError) in try body(engine) }
+    /// Calls `body` with the engine of the client behind `handle`, borrowed, not retained: a
+    /// retain and release per call would be atomic operations on counts every calling thread
+    /// shares (the engine's lives in a side table, as the fork and exit hooks hold it weakly).
+    static func withEngine<T>(
+        _ handle: Unmanaged<ClientBox>, _ body: (Engine) throws(HimetricaError) -> T
+    ) throws(HimetricaError) -> T {
+        let result = handle._withUnsafeGuaranteedRef { box in
+            box.engineReference._withUnsafeGuaranteedRef { engine in
+                Result { () throws(HimetricaError) in try body(engine) }
+            }
         }
         return try result.get()
     }
 
-    static func from(_ handle: UnsafeMutablePointer<hm_client>?) throws(ValidationError) -> ClientBox {
+    /// The client behind `handle`, unretained.
+    static func unmanaged(_ handle: UnsafeMutablePointer<hm_client>?) throws(ValidationError) -> Unmanaged<ClientBox> {
         guard let handle else { throw ValidationError(field: "client", rule: "must not be NULL") }
-        return Unmanaged<ClientBox>.fromOpaque(UnsafeRawPointer(handle)).takeUnretainedValue()
+        return Unmanaged<ClientBox>.fromOpaque(UnsafeRawPointer(handle))
+    }
+
+    /// The client behind `handle`.
+    static func from(_ handle: UnsafeMutablePointer<hm_client>?) throws(ValidationError) -> ClientBox {
+        try unmanaged(handle).takeUnretainedValue()
     }
 }
 
@@ -89,15 +98,17 @@ final class ClientBox {
     _ properties_json: UnsafePointer<CChar>?, _ timestamp: UnsafePointer<CChar>?, _ session: UnsafePointer<CChar>?
 ) -> hm_status {
     do throws(HimetricaError) {
-        let box: ClientBox, identity: Identity, body: [UInt8]
+        let box: Unmanaged<ClientBox>, identity: Identity, body: [UInt8]
         do throws(ValidationError) {
-            box = try ClientBox.from(client)
+            box = try ClientBox.unmanaged(client)
             identity = try readIdentity(user_id, email, visitor_id)
             body = try trackBody(identity, event_name, properties_json, timestamp, session)
         } catch {
             throw .invalid(error)
         }
-        try box.withEngine { engine throws(HimetricaError) in try engine.enqueue(.track, identity: identity, body: body) }
+        try ClientBox.withEngine(box) { engine throws(HimetricaError) in
+            try engine.enqueue(.track, identity: identity, body: body)
+        }
         return LastError.ok()
     } catch {
         return LastError.fail(error)
@@ -113,9 +124,9 @@ final class ClientBox {
     _ traits_json: UnsafePointer<CChar>?
 ) -> hm_status {
     do throws(HimetricaError) {
-        let engine: Engine, identity: Identity, traits: [UInt8], body: [UInt8]
+        let box: Unmanaged<ClientBox>, identity: Identity, traits: [UInt8], body: [UInt8]
         do throws(ValidationError) {
-            engine = try ClientBox.from(client).engine
+            box = try ClientBox.unmanaged(client)
             identity = try readIdentity(user_id, email, visitor_id)
             guard let text = CString.bytes(traits_json) else {
                 throw ValidationError(field: "traits", rule: "is required")
@@ -125,9 +136,10 @@ final class ClientBox {
         } catch {
             throw .invalid(error)
         }
-        try engine.enqueue(
-            .identify, identity: identity, body: body,
-            linked: RequestBody.linkedIdentity(identity: identity, traits: traits))
+        let linked = RequestBody.linkedIdentity(identity: identity, traits: traits)
+        try ClientBox.withEngine(box) { engine throws(HimetricaError) in
+            try engine.enqueue(.identify, identity: identity, body: body, linked: linked)
+        }
         return LastError.ok()
     } catch {
         return LastError.fail(error)
