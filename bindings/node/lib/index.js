@@ -309,8 +309,13 @@ class Client extends EventEmitter {
   /** Queues a custom event; returns at once. Throws HimetricaValidationError for bad input. */
   track(eventName, options = {}) {
     const o = options || {};
-    check(native.track(this.#h, eventName, o.userId, o.email, o.visitorId,
-      encodeJSON(o.properties, 'properties'), encodeTimestamp(o.timestamp), o.session));
+    const userId = o.userId, email = o.email, visitorId = o.visitorId;
+    const properties = encodeJSON(o.properties, 'properties');
+    const timestamp = encodeTimestamp(o.timestamp), session = o.session;
+    // The addon takes trailing arguments left off as absent: the common call passes four.
+    check(userId === undefined && email === undefined && timestamp === undefined && session === undefined
+      ? native.track(this.#h, eventName, visitorId, properties)
+      : native.track(this.#h, eventName, visitorId, properties, userId, email, timestamp, session));
   }
 
   /** Queues an update of the visitor's traits; returns at once. */
