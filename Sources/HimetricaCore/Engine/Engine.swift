@@ -68,7 +68,8 @@ public final class Engine: @unchecked Sendable {
             userAgent: "himetrica-toolkit/\(Version.string) (\(configuration.surface))",
             connectTimeoutMilliseconds: Int(configuration.connectTimeout * 1000),
             timeoutMilliseconds: Int(configuration.requestTimeout * 1000),
-            caFile: configuration.caFile, maxResponseBytes: configuration.maxResponseBytes)
+            caFile: configuration.caFile, maxResponseBytes: configuration.maxResponseBytes,
+            proxy: .fromEnvironment(https: configuration.endpoint.lowercased().hasPrefix("https://")))
         try self.init(configuration: configuration, clock: Clock()) { CurlTransport(settings: settings) }
     }
 

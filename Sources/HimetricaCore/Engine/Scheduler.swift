@@ -319,20 +319,18 @@ struct Scheduler {
     /// The lane's head has its outcome: the next request of that identity may go, unless it is
     /// a placeholder still waiting for its job (finished placeholders are skipped).
     private mutating func advance(_ identity: Identity) {
-        guard lanes[identity] != nil else { return }
-        let next: Job? = {
-            _ = lanes[identity]!.pop()
-            while let head = lanes[identity]!.first, let awaited = head.placeholderFor,
-                finishedWithPlaceholder.remove(awaited) != nil
-            {
-                _ = lanes[identity]!.pop()
-            }
-            return lanes[identity]!.first
-        }()
-        if let next {
+        // One hash lookup: the lane is changed in place through its index.
+        guard let lane = lanes.index(forKey: identity) else { return }
+        _ = lanes.values[lane].pop()
+        while let head = lanes.values[lane].first, let awaited = head.placeholderFor,
+            finishedWithPlaceholder.remove(awaited) != nil
+        {
+            _ = lanes.values[lane].pop()
+        }
+        if let next = lanes.values[lane].first {
             if next.placeholderFor == nil { readyLanes[next.endpoint.rawValue].push(identity) }
         } else {
-            lanes[identity] = nil
+            lanes.remove(at: lane)
         }
     }
 

@@ -23,6 +23,31 @@ final class CurlTransport: Transport {
         let timeoutMilliseconds: Int
         let caFile: String?
         let maxResponseBytes: Int
+        let proxy: Proxy
+    }
+
+    /// The proxy libcurl would look up in the environment on every request, looked up once:
+    /// for an `https` endpoint `https_proxy` or `HTTPS_PROXY`, for `http` only `http_proxy`
+    /// (never the upper case, as libcurl), else `all_proxy` or `ALL_PROXY`; hosts to reach
+    /// directly from `no_proxy` or `NO_PROXY`. Given as options, they spare libcurl reading
+    /// (and formatting the names of) these variables for each request.
+    struct Proxy: Equatable {
+        /// The proxy URL; empty for none.
+        let url: String
+        /// Hosts reached without the proxy (libcurl's `CURLOPT_NOPROXY` list); empty for none.
+        let exclusions: String
+
+        /// - Parameter environment: reads a variable (the process environment by default).
+        static func fromEnvironment(
+            https: Bool, environment: (String) -> String? = { getenv($0).map { String(cString: $0) } }
+        ) -> Proxy {
+            func variable(_ names: String...) -> String? {
+                names.lazy.compactMap(environment).first { !$0.isEmpty }
+            }
+            let url = (https ? variable("https_proxy", "HTTPS_PROXY") : variable("http_proxy"))
+                ?? variable("all_proxy", "ALL_PROXY")
+            return Proxy(url: url ?? "", exclusions: variable("no_proxy", "NO_PROXY") ?? "")
+        }
     }
 
     /// One request in flight: its easy handle, the body it sends and the answer it collects.
@@ -107,6 +132,8 @@ final class CurlTransport: Transport {
         hm_curl_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, settings.connectTimeoutMilliseconds)
         hm_curl_setopt_long(easy, CURLOPT_TIMEOUT_MS, settings.timeoutMilliseconds)
         hm_curl_setopt_long(easy, CURLOPT_TCP_KEEPALIVE, 1)
+        hm_curl_setopt_string(easy, CURLOPT_PROXY, settings.proxy.url)
+        hm_curl_setopt_string(easy, CURLOPT_NOPROXY, settings.proxy.exclusions)
         hm_curl_setopt_write_callback(easy, CURLOPT_WRITEFUNCTION) { data, size, count, user in
             let transfer = Unmanaged<Transfer>.fromOpaque(user!).takeUnretainedValue()
             let length = size * count
@@ -182,13 +209,18 @@ final class CurlTransport: Transport {
         }
         response.retryAfter = header("Retry-After", of: transfer.easy)
         response.rateLimitRemaining = header("X-RateLimit-Remaining", of: transfer.easy)
-        response.rateLimitReset = header("X-RateLimit-Reset", of: transfer.easy)
+        // The reset time only means something next to the remaining count.
+        if response.rateLimitRemaining != nil {
+            response.rateLimitReset = header("X-RateLimit-Reset", of: transfer.easy)
+        }
         return response
     }
 
-    private func header(_ name: String, of easy: UnsafeMutableRawPointer) -> String? {
+    private func header(_ name: StaticString, of easy: UnsafeMutableRawPointer) -> String? {
         var found: UnsafeMutablePointer<curl_header>?
-        guard curl_easy_header(easy, name, 0, UInt32(CURLH_HEADER), -1, &found) == CURLHE_OK,
+        // A static string literal is stored NUL-terminated: no conversion for each call.
+        let cName = UnsafeRawPointer(name.utf8Start).assumingMemoryBound(to: CChar.self)
+        guard curl_easy_header(easy, cName, 0, UInt32(CURLH_HEADER), -1, &found) == CURLHE_OK,
             let value = found?.pointee.value
         else { return nil }
         return String(cString: value)
