@@ -341,10 +341,10 @@ class Client:
         finally:
             lib.hm_config_free(config)
         self._handle = handle
-        # Every argument track() passes is bytes or None (converted above), so the untyped
-        # function is safe and saves ctypes' per-argument conversion.
+        # Every argument track() and identify() pass is bytes or None (converted first), so
+        # the untyped functions are safe; see _native.untyped.
         self._hm_track = _native.untyped("hm_track")
-        self._hm_identify = lib.hm_identify
+        self._hm_identify = _native.untyped("hm_identify")
         with _live_lock:
             _live.add(self)
 
