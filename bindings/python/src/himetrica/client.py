@@ -196,7 +196,9 @@ def _no_nul(data: bytes) -> bytes:
     # C strings end at NUL; a string with an embedded NUL must not be silently cut short.
     # Every rule treats NUL like any other control character (U+0001 here), so the core
     # reports the same message, at the same place in its check order, as for the NUL.
-    return data.replace(b"\0", b"\x01") if b"\0" in data else data
+    # `0 in data` looks for the byte 0; `b"\0" in data` costs ~6x as much (it first tries
+    # the operand as an int and throws that error away).
+    return data.replace(b"\0", b"\x01") if 0 in data else data
 
 
 def _json_arg(value: Any, field: str) -> bytes | None:
@@ -383,11 +385,11 @@ class Client:
         """
         try:
             event = event_name.encode()
-            if b"\0" in event:
+            if 0 in event:
                 event = _no_nul(event)
             if visitor_id is not None:
                 visitor_id = visitor_id.encode()
-                if b"\0" in visitor_id:
+                if 0 in visitor_id:
                     visitor_id = _no_nul(visitor_id)
             if user_id is not None:
                 user_id = _text(user_id, "userId")
