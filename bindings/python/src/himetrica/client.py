@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 import atexit
-import datetime as _dt
-import logging
 import os
+import sys
 import threading
 import weakref
 from collections.abc import Callable, Mapping
 from ctypes import byref, c_uint64, c_void_p, string_at
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Optional, Union
+from typing import TYPE_CHECKING, Any, NamedTuple, Optional, Union
 
 from . import _native
-from ._json import _SCALARS, _STR, _fast, encode_object, iso8601
+from ._json import _SCALARS, _STR, _fast, encode_object, instance_of, iso8601
 from .errors import HimetricaError, ShutDownError, ValidationError, error_for
 
-__all__ = ["Client", "Delivery", "FlushResult", "RateLimit"]
+if TYPE_CHECKING:
+    import datetime as _dt
 
-logger = logging.getLogger("himetrica")
+__all__ = ["Client", "Delivery", "FlushResult", "RateLimit"]
 
 Text = Union[str, bytes]
 _str_keys = _STR.issuperset
@@ -72,23 +72,39 @@ class Delivery:
 
 # --- log lines from the core -------------------------------------------------------------
 
-# Core levels: 0 trace, 1 debug, 2 info, 3 notice, 4 warning, 5 error, 6 critical.
-_PY_LEVELS = (5, logging.DEBUG, logging.INFO, 25, logging.WARNING, logging.ERROR, logging.CRITICAL)
+# `logging` is imported on first use, not with the package (it is ~a quarter of the import
+# time when nothing else loaded it).
+_LOGGER_NAME = "himetrica"
+# Python levels for the core's 0 trace, 1 debug, 2 info, 3 notice, 4 warning, 5 error,
+# 6 critical (logging.DEBUG is 10, INFO 20, WARNING 30, ERROR 40, CRITICAL 50).
+_PY_LEVELS = (5, 10, 20, 25, 30, 40, 50)
+_CORE_WARNING = 4
+
+
+def _logger() -> Any:
+    import logging
+
+    return logging.getLogger(_LOGGER_NAME)
 
 
 def _core_min_level() -> int:
-    effective = logger.getEffectiveLevel()
+    """The core level matching the "himetrica" logger's effective level. Before anything
+    imported `logging` nothing can have configured it, so Python's default (WARNING) holds."""
+    if "logging" not in sys.modules:
+        return _CORE_WARNING
+    effective = _logger().getEffectiveLevel()
     for core, py in enumerate(_PY_LEVELS):
         if py >= effective:
-            return min(core, 4)
-    return 4
+            return min(core, _CORE_WARNING)
+    return _CORE_WARNING
 
 
 def _on_log(level: int, message: bytes | None, _user_data: object) -> None:
     try:
         if _state.finalizing:
             return
-        py = _PY_LEVELS[level] if 0 <= level < len(_PY_LEVELS) else logging.WARNING
+        py = _PY_LEVELS[level] if 0 <= level < len(_PY_LEVELS) else _PY_LEVELS[_CORE_WARNING]
+        logger = _logger()
         if logger.isEnabledFor(py):
             logger.log(py, "%s", (message or b"").decode("utf-8", "replace"))
     except BaseException:  # never let anything cross back into the native thread
@@ -123,7 +139,7 @@ def _make_delivery_trampoline(callback: Callable[[Delivery], Any], lib: Any) -> 
             callback(delivery)
         except BaseException:
             try:
-                logger.exception("himetrica: the on_delivery callback raised; the error was ignored")
+                _logger().exception("himetrica: the on_delivery callback raised; the error was ignored")
             except BaseException:
                 pass
 
@@ -212,13 +228,17 @@ def _json_arg(value: Any, field: str) -> bytes | None:
 
 
 def _timestamp(value: Any) -> bytes | None:
+    if value is None or isinstance(value, (str, bytes, bytearray, memoryview)):
+        return _text(value, "timestamp")
+    import datetime as _dt  # only for a datetime, a date or a number
+
     if isinstance(value, (_dt.datetime, _dt.date)):
         if not isinstance(value, _dt.datetime):
             value = _dt.datetime(value.year, value.month, value.day, tzinfo=_dt.timezone.utc)
         return iso8601(value).encode()
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return iso8601(_dt.datetime.fromtimestamp(value, _dt.timezone.utc)).encode()
-    return _text(value, "timestamp")
+    return _text(value, "timestamp")  # the TypeError naming the type
 
 
 def _milliseconds(timeout: float | None) -> int:
@@ -235,7 +255,7 @@ def _option_text(name: str, value: Any) -> str:
     if isinstance(value, tuple) and len(value) == 2:
         count, seconds = value
         return f"{int(count)}/{float(seconds):g}"
-    if isinstance(value, _dt.timedelta):
+    if instance_of(value, "datetime", "timedelta"):
         return repr(value.total_seconds())
     if isinstance(value, os.PathLike):
         return os.fspath(value)  # type: ignore[return-value]
