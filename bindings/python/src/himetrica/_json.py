@@ -18,7 +18,6 @@ import math
 import sys
 from collections.abc import Mapping
 from enum import Enum
-from json import encoder as _encoder
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -29,10 +28,17 @@ __all__ = ["encode_object", "instance_of", "iso8601"]
 
 # The C encoder json.dumps uses, built once: compact separators, non-ASCII kept as UTF-8,
 # NaN allowed (the core rejects it with its own message), no circular-reference markers
-# (a cycle ends in RecursionError, which sends the value down the slow path).
-_c_make_encoder = getattr(_encoder, "c_make_encoder", None)
-_c_string = getattr(_encoder, "c_encode_basestring", None) or _encoder.py_encode_basestring
-_c_string_ascii = getattr(_encoder, "c_encode_basestring_ascii", None) or _encoder.py_encode_basestring_ascii
+# (a cycle ends in RecursionError, which sends the value down the slow path). Taken from
+# the `_json` accelerator itself, which spares importing the whole `json` package.
+try:
+    from _json import encode_basestring as _c_string
+    from _json import encode_basestring_ascii as _c_string_ascii
+    from _json import make_encoder as _c_make_encoder
+except ImportError:  # pragma: no cover - CPython always has the C accelerator
+    from json.encoder import py_encode_basestring as _c_string
+    from json.encoder import py_encode_basestring_ascii as _c_string_ascii
+
+    _c_make_encoder = None
 
 
 def _never(value: object) -> object:
