@@ -9,7 +9,6 @@ import threading
 import weakref
 from collections.abc import Callable, Mapping
 from ctypes import byref, c_uint64, c_void_p, string_at
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple, Optional, Union
 
 from . import _native
@@ -18,6 +17,8 @@ from .errors import HimetricaError, ShutDownError, ValidationError, error_for
 
 if TYPE_CHECKING:
     import datetime as _dt
+
+    from ._results import Delivery, FlushResult
 
 __all__ = ["Client", "Delivery", "FlushResult", "RateLimit"]
 
@@ -36,38 +37,20 @@ class RateLimit(NamedTuple):
     seconds: float
 
 
-@dataclass(frozen=True)
-class FlushResult:
-    """What ``flush()`` / ``shutdown()`` returned. True when nothing is left pending."""
+def _flush_result(completed: bool, pending: int) -> FlushResult:
+    """A :class:`FlushResult` (its module is imported on first use)."""
+    from ._results import FlushResult
 
-    completed: bool
-    #: Requests still waiting or in flight (flush), or dropped (shutdown).
-    pending: int
-
-    def __bool__(self) -> bool:
-        return self.completed
+    return FlushResult(completed, pending)
 
 
-@dataclass(frozen=True)
-class Delivery:
-    """One track/identify request's final outcome, given to ``on_delivery``."""
+def __getattr__(name: str) -> Any:
+    """``Delivery`` and ``FlushResult`` live in ``_results``, imported on first use."""
+    if name in ("Delivery", "FlushResult"):
+        from . import _results
 
-    #: ``"track"`` or ``"identify"``.
-    endpoint: str
-    #: ``"delivered"``, ``"rejected"``, ``"gave_up"`` or ``"dropped"``.
-    outcome: str
-    #: The last HTTP status, 0 when no answer came.
-    status: int
-    #: Attempts made.
-    attempts: int
-    #: The server's or the transport's error when it was not delivered.
-    message: Optional[str]
-    #: The request's JSON body.
-    body: str
-
-    @property
-    def delivered(self) -> bool:
-        return self.outcome == "delivered"
+        return getattr(_results, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # --- log lines from the core -------------------------------------------------------------
@@ -122,6 +105,8 @@ def _make_delivery_trampoline(callback: Callable[[Delivery], Any], lib: Any) -> 
         lib.hm_delivery_body,
         lib.hm_outcome_name,
     )
+
+    from ._results import Delivery
 
     def trampoline(handle: int, _user_data: object) -> None:
         try:
@@ -495,7 +480,7 @@ class Client:
         status = self._lib.hm_flush(self._handle, _milliseconds(timeout), byref(pending))
         if status and status != 4:
             raise self._fail(status)
-        return FlushResult(status == 0, pending.value)
+        return _flush_result(status == 0, pending.value)
 
     def shutdown(self, timeout: Optional[float] = 5.0) -> FlushResult:
         """Stops taking calls, sends what it can within ``timeout`` seconds, and stops the
@@ -505,14 +490,14 @@ class Client:
         status = self._lib.hm_shutdown(self._handle, _milliseconds(timeout), byref(pending))
         if status and status != 4:
             raise self._fail(status)
-        return FlushResult(status == 0, pending.value)
+        return _flush_result(status == 0, pending.value)
 
     def close(self, timeout: Optional[float] = 5.0) -> FlushResult:
         """Shuts down and frees the native client. Must not run concurrently with other
         calls on this client; after it every call raises :class:`ShutDownError`."""
         with self._lock:
             if self._handle is None:
-                return FlushResult(True, 0)
+                return _flush_result(True, 0)
             result = self.shutdown(timeout)
             handle, self._handle = self._handle, None
             self._lib.hm_client_free(handle)
