@@ -401,9 +401,13 @@ class Client:
             if email is not None:
                 email = _text(email, "email")
             if properties is not None:
-                # Inline fast path: a plain dict of str keys and scalar values.
+                # Inline fast paths: a plain dict of str keys and scalar values, and JSON text
+                # as bytes (what orjson.dumps returns), passed as given.
                 if type(properties) is dict and _str_keys(map(type, properties)) and _scalars(map(type, properties.values())):
                     properties = _join(_fast(properties, 0)).encode()
+                elif type(properties) is bytes:
+                    if 0 in properties:
+                        properties = _no_nul(properties)
                 else:
                     properties = _json_arg(properties, "properties")
             if timestamp is not None:
