@@ -134,6 +134,14 @@ def main() -> None:
         rows.append(("gil", "  (another thread busy)", *measure_with_busy_thread(
             lambda i: track("purchase", visitor_id=users[i % 50], properties=PROPS))))
         client.flush(120)
+        try:  # the same properties as JSON bytes made by orjson, when installed: the dict-to-JSON step's share
+            from orjson import dumps
+        except ImportError:
+            pass
+        else:
+            rows.append(("orjson", "  (properties=orjson.dumps)", *measure(
+                lambda i: track("purchase", visitor_id=users[i % 50], properties=dumps(PROPS)))))
+            client.flush(120)
         cpu_rows.append(("himetrica", cpu_per_event(
             lambda i: track("purchase", visitor_id=users[i % 50], properties=PROPS),
             lambda: client.flush(120), lambda: client.stats()["delivered"])))
@@ -191,11 +199,11 @@ def main() -> None:
                 out.write(f"py_cpu_{name} {cpu:.2f}\n")
     base_median, base_p99 = rows[0][2], rows[0][3]
     print(f"\ntrack() call cost, N={N}, 4-key properties, sender busy (µs per call)\n")
-    print(f"| {'SDK':<24} | {'median':>8} | {'p99':>8} | {'median vs himetrica':>20} | {'p99 vs himetrica':>17} "
+    print(f"| {'SDK':<28} | {'median':>8} | {'p99':>8} | {'median vs himetrica':>20} | {'p99 vs himetrica':>17} "
           f"| {'blocked':>7} | {'preempted':>9} |")
-    print(f"|{'-' * 26}|{'-' * 10}|{'-' * 10}|{'-' * 22}|{'-' * 19}|{'-' * 9}|{'-' * 11}|")
+    print(f"|{'-' * 30}|{'-' * 10}|{'-' * 10}|{'-' * 22}|{'-' * 19}|{'-' * 9}|{'-' * 11}|")
     for key, name, median, p99, blocked, preempted in rows:
-        print(f"| {name:<24} | {median:8.2f} | {p99:8.2f} | {median / base_median:19.1f}x | {p99 / base_p99:16.1f}x "
+        print(f"| {name:<28} | {median:8.2f} | {p99:8.2f} | {median / base_median:19.1f}x | {p99 / base_p99:16.1f}x "
               f"| {blocked:7} | {preempted:9} |")
     print(f"\nblocked / preempted: the calling thread's voluntary / involuntary context switches during "
           f"the {N} timed calls")

@@ -127,6 +127,11 @@ row("Python `track` (4-key properties), sender busy", f"median {hm:.2f} µs, p99
 rows.append(("  (same, another Python thread spinning)", f"median {g('py_gil_median'):.2f} µs, p99 {g('py_gil_p99'):.2f} µs",
              f"context switches: {g('py_gil_blocked'):.0f} blocked (core's lock or GIL), {g('py_gil_preempted'):.0f} preempted",
              "—", "—", "—"))
+if "py_orjson_median" in v:
+    rows.append(("  (same, properties as JSON bytes from `orjson.dumps`, for information)",
+                 f"median {g('py_orjson_median'):.2f} µs, p99 {g('py_orjson_p99'):.2f} µs",
+                 "the dict's conversion to JSON is most of the difference", f"1/{faster / g('py_orjson_median'):.1f} of the faster peer",
+                 "—", "—"))
 nt, nb = g("node_track_median"), g("node_base_median")
 row("Node `track`", f"median {nt:.2f} µs/call", f"JSON.stringify + push: {nb:.2f} µs/call", f"{nt / nb:.2f}×", "≤ 1.5×", nt / nb <= 1.5)
 d, w = g("c_deliver_events_per_s"), g("wrk_rps")
