@@ -5,6 +5,14 @@ sender thread is busy delivering to a local server: himetrica to himetrica-devse
 (--no-limits), posthog and segment to a local sink answering 200 (each SDK's own endpoint),
 both over loopback in separate processes. Prints median and p99 per call, and ratios.
 
+For the himetrica rows it also counts the calling thread's context switches during the timed
+loop (getrusage, outside the per-call timing): "blocked" (voluntary: the thread slept; in the
+plain rows only on the core's engine lock, which the flush thread also takes) and "preempted"
+(involuntary: the scheduler ran something else). Each one costs that call tens of
+microseconds or more, so they explain the p99. One more himetrica row runs with another
+Python thread spinning, as in a threaded web server: a call that let go of the GIL would wait
+up to the switch interval (5 ms) to get it back; its "blocked" also counts GIL hand-overs.
+
     HIMETRICA_DEVSERVER=.build/debug/himetrica-devserver python3 bench/python_track.py [N]
 """
 
@@ -12,8 +20,10 @@ from __future__ import annotations
 
 import logging
 import os
+import resource
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -50,23 +60,44 @@ def start(cmd: list[str], marker: str | None = None) -> tuple[subprocess.Popen, 
     return proc, (line.split(marker, 1)[1] if marker else line)
 
 
-def measure(call) -> tuple[float, float]:
+def measure(call) -> tuple[float, float, int, int]:
+    """Median and p99 (µs) of N timed calls, and the calling thread's voluntary and
+    involuntary context switches during them."""
     timer = time.perf_counter_ns
     for i in range(WARMUP):
         call(i)
     samples = []
     append = samples.append
+    before = resource.getrusage(resource.RUSAGE_THREAD)
     for i in range(N):
         t0 = timer()
         call(i)
         append(timer() - t0)
+    after = resource.getrusage(resource.RUSAGE_THREAD)
     samples.sort()
-    return samples[len(samples) // 2] / 1000, samples[int(len(samples) * 0.99)] / 1000
+    return (samples[len(samples) // 2] / 1000, samples[int(len(samples) * 0.99)] / 1000,
+            after.ru_nvcsw - before.ru_nvcsw, after.ru_nivcsw - before.ru_nivcsw)
+
+
+def measure_with_busy_thread(call) -> tuple[float, float, int, int]:
+    """``measure(call)`` while another Python thread spins, as in a threaded web server."""
+    stop = threading.Event()
+
+    def spin() -> None:
+        while not stop.is_set():
+            pass
+
+    spinner = threading.Thread(target=spin, daemon=True)
+    spinner.start()
+    try:
+        return measure(call)
+    finally:
+        stop.set()
+        spinner.join()
 
 
 def cpu_per_event(send, flush, delivered) -> float:
     """Process CPU (all threads, getrusage) per delivered event for CPU_N sends + flush."""
-    import resource
 
     def cpu() -> float:
         r = resource.getrusage(resource.RUSAGE_SELF)
@@ -96,10 +127,21 @@ def main() -> None:
 
         client = himetrica.Client(KEY, endpoint=base + "/api/v1", rate_limit_track=None, queue_capacity=1_000_000)
         track = client.track
-        rows.append(("himetrica " + himetrica.__version__, *measure(
+        rows.append(("himetrica", "himetrica " + himetrica.__version__, *measure(
             lambda i: track("purchase", visitor_id=users[i % 50], properties=PROPS))))
         busy = client.stats()
         client.flush(120)
+        rows.append(("gil", "  (another thread busy)", *measure_with_busy_thread(
+            lambda i: track("purchase", visitor_id=users[i % 50], properties=PROPS))))
+        client.flush(120)
+        try:  # the same properties as JSON bytes made by orjson, when installed: the dict-to-JSON step's share
+            from orjson import dumps
+        except ImportError:
+            pass
+        else:
+            rows.append(("orjson", "  (properties=orjson.dumps)", *measure(
+                lambda i: track("purchase", visitor_id=users[i % 50], properties=dumps(PROPS)))))
+            client.flush(120)
         cpu_rows.append(("himetrica", cpu_per_event(
             lambda i: track("purchase", visitor_id=users[i % 50], properties=PROPS),
             lambda: client.flush(120), lambda: client.stats()["delivered"])))
@@ -110,7 +152,7 @@ def main() -> None:
         raw, handle = client._hm_track, client._handle
         body = encode_object(PROPS, "properties")
         encoded = [u.encode() for u in users]
-        rows.append(("  (hm_track via ctypes)", *measure(
+        rows.append(("ctypes", "  (hm_track via ctypes)", *measure(
             lambda i: raw(handle, b"purchase", None, None, encoded[i % 50], body, None, None))))
         client.flush(120)
         client.shutdown(5)
@@ -120,7 +162,7 @@ def main() -> None:
             import posthog
 
             ph = posthog.Posthog("phc_bench", host=sink_url, max_queue_size=1_000_000)
-            rows.append((f"posthog {posthog.VERSION}", *measure(
+            rows.append(("posthog", f"posthog {posthog.VERSION}", *measure(
                 lambda i: ph.capture("purchase", distinct_id=users[i % 50], properties=PROPS))))
             ph.flush()
             sent = [0]
@@ -134,7 +176,7 @@ def main() -> None:
             from segment import analytics as seg
 
             sg = seg.Client(write_key="bench", host=sink_url, max_queue_size=1_000_000)
-            rows.append((f"segment {seg.VERSION}", *measure(
+            rows.append(("segment", f"segment {seg.VERSION}", *measure(
                 lambda i: sg.track(users[i % 50], "purchase", PROPS))))
             sg.flush()
             sent = [0]
@@ -149,19 +191,22 @@ def main() -> None:
         sink.terminate()
     if MACHINE:
         with open(MACHINE, "w") as out:
-            for name, median, p99 in rows:
-                key = name.split()[0].strip("()")
-                if key.startswith("hm_track"):
-                    key = "ctypes"
+            for key, _name, median, p99, blocked, preempted in rows:
                 out.write(f"py_{key}_median {median:.3f}\npy_{key}_p99 {p99:.3f}\n")
+                if key in ("himetrica", "gil", "ctypes"):
+                    out.write(f"py_{key}_blocked {blocked}\npy_{key}_preempted {preempted}\n")
             for name, cpu in cpu_rows:
                 out.write(f"py_cpu_{name} {cpu:.2f}\n")
-    base_median, base_p99 = rows[0][1], rows[0][2]
+    base_median, base_p99 = rows[0][2], rows[0][3]
     print(f"\ntrack() call cost, N={N}, 4-key properties, sender busy (µs per call)\n")
-    print(f"| {'SDK':<22} | {'median':>8} | {'p99':>8} | {'median vs himetrica':>20} | {'p99 vs himetrica':>17} |")
-    print(f"|{'-' * 24}|{'-' * 10}|{'-' * 10}|{'-' * 22}|{'-' * 19}|")
-    for name, median, p99 in rows:
-        print(f"| {name:<22} | {median:8.2f} | {p99:8.2f} | {median / base_median:19.1f}x | {p99 / base_p99:16.1f}x |")
+    print(f"| {'SDK':<28} | {'median':>8} | {'p99':>8} | {'median vs himetrica':>20} | {'p99 vs himetrica':>17} "
+          f"| {'blocked':>7} | {'preempted':>9} |")
+    print(f"|{'-' * 30}|{'-' * 10}|{'-' * 10}|{'-' * 22}|{'-' * 19}|{'-' * 9}|{'-' * 11}|")
+    for key, name, median, p99, blocked, preempted in rows:
+        print(f"| {name:<28} | {median:8.2f} | {p99:8.2f} | {median / base_median:19.1f}x | {p99 / base_p99:16.1f}x "
+              f"| {blocked:7} | {preempted:9} |")
+    print(f"\nblocked / preempted: the calling thread's voluntary / involuntary context switches during "
+          f"the {N} timed calls")
 
 
 if __name__ == "__main__":

@@ -62,6 +62,9 @@ HIMETRICA_LIBRARY="$lib/libhimetrica.so" PYTHONPATH="$root/bindings/python/src" 
   timeout 600 $PYTHON bench/python_track.py "$py_n" "$work/py.txt" > "$work/py-table.txt" 2>/dev/null
 
 step "Python import + Client() vs import json (fresh processes)"
+# As installed from a wheel, whose .pyc files pip compiles: without them (PYTHONDONTWRITEBYTECODE)
+# every run would also time compiling the package's sources.
+$PYTHON -m compileall -q bindings/python/src/himetrica >&2
 HIMETRICA_LIBRARY="$lib/libhimetrica.so" PYTHONPATH="$root/bindings/python/src" $PYTHON - "$load_reps" >> "$work/py.txt" <<'EOF'
 import statistics, subprocess, sys
 reps = int(sys.argv[1])
@@ -117,8 +120,18 @@ peers = [x for x in (ph, sg) if x == x]
 faster = min(peers) if peers else float("nan")
 hp99 = g("py_himetrica_p99")
 row("Python `track` (4-key properties), sender busy", f"median {hm:.2f} µs, p99 {hp99:.2f} µs",
-    f"posthog {ph:.2f} µs, segment {sg:.2f} µs (medians)", f"1/{faster / hm:.1f} of the faster peer",
-    "median ≤ 1/8 of the faster peer; p99 ≤ 10 µs", faster / hm >= 8 and hp99 <= 10)
+    f"posthog {ph:.2f} µs, segment {sg:.2f} µs (medians); raw `hm_track` via ctypes: median "
+    f"{g('py_ctypes_median'):.2f} µs, p99 {g('py_ctypes_p99'):.2f} µs; the calling thread's context switches in the "
+    f"timed loop: {g('py_himetrica_blocked'):.0f} blocked (core's lock), {g('py_himetrica_preempted'):.0f} preempted",
+    f"1/{faster / hm:.1f} of the faster peer", "median ≤ 1/8 of the faster peer; p99 ≤ 10 µs", faster / hm >= 8 and hp99 <= 10)
+rows.append(("  (same, another Python thread spinning)", f"median {g('py_gil_median'):.2f} µs, p99 {g('py_gil_p99'):.2f} µs",
+             f"context switches: {g('py_gil_blocked'):.0f} blocked (core's lock or GIL), {g('py_gil_preempted'):.0f} preempted",
+             "—", "—", "—"))
+if "py_orjson_median" in v:
+    rows.append(("  (same, properties as JSON bytes from `orjson.dumps`, for information)",
+                 f"median {g('py_orjson_median'):.2f} µs, p99 {g('py_orjson_p99'):.2f} µs",
+                 "the dict's conversion to JSON is most of the difference", f"1/{faster / g('py_orjson_median'):.1f} of the faster peer",
+                 "—", "—"))
 nt, nb = g("node_track_median"), g("node_base_median")
 row("Node `track`", f"median {nt:.2f} µs/call", f"JSON.stringify + push: {nb:.2f} µs/call", f"{nt / nb:.2f}×", "≤ 1.5×", nt / nb <= 1.5)
 d, w = g("c_deliver_events_per_s"), g("wrk_rps")

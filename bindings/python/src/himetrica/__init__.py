@@ -11,9 +11,9 @@ from ``HIMETRICA_SECRET_KEY`` (and ``HIMETRICA_ENDPOINT``).
 from __future__ import annotations
 
 import threading
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
-from .client import Client, Delivery, FlushResult, RateLimit
+from .client import Client, RateLimit, _flush_result
 from .errors import (
     HimetricaError,
     LibraryNotFoundError,
@@ -26,6 +26,9 @@ from .errors import (
     UnavailableError,
     ValidationError,
 )
+
+if TYPE_CHECKING:
+    from ._results import Delivery, FlushResult
 
 __version__ = "0.1.0"
 
@@ -104,13 +107,13 @@ def user_id(visitor_id: Any, timeout: Optional[float] = 10.0) -> str:
 def flush(timeout: Optional[float] = 5.0) -> FlushResult:
     """:meth:`Client.flush` on the default client (nothing to do when there is none)."""
     client = _default
-    return client.flush(timeout) if client is not None else FlushResult(True, 0)
+    return client.flush(timeout) if client is not None else _flush_result(True, 0)
 
 
 def shutdown(timeout: Optional[float] = 5.0) -> FlushResult:
     """:meth:`Client.shutdown` on the default client (nothing to do when there is none)."""
     client = _default
-    return client.shutdown(timeout) if client is not None else FlushResult(True, 0)
+    return client.shutdown(timeout) if client is not None else _flush_result(True, 0)
 
 
 def stats() -> dict:
@@ -130,6 +133,15 @@ def library_path() -> str:
     from . import _native
 
     return _native.library_path()
+
+
+def __getattr__(name: str) -> Any:
+    """``Delivery`` and ``FlushResult`` are imported on first use (they need ``dataclasses``)."""
+    if name in ("Delivery", "FlushResult"):
+        from . import _results
+
+        return getattr(_results, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _reset_default_after_fork() -> None:

@@ -14,24 +14,31 @@ the core rejects with its message.
 
 from __future__ import annotations
 
-import datetime as _dt
 import math
+import sys
 from collections.abc import Mapping
-from decimal import Decimal
 from enum import Enum
-from json import encoder as _encoder
-from uuid import UUID
+from typing import TYPE_CHECKING
 
-__all__ = ["encode_object", "iso8601"]
+if TYPE_CHECKING:
+    import datetime as _dt
+    from decimal import Decimal
 
-_UTC = _dt.timezone.utc
+__all__ = ["encode_object", "instance_of", "iso8601"]
 
 # The C encoder json.dumps uses, built once: compact separators, non-ASCII kept as UTF-8,
 # NaN allowed (the core rejects it with its own message), no circular-reference markers
-# (a cycle ends in RecursionError, which sends the value down the slow path).
-_c_make_encoder = getattr(_encoder, "c_make_encoder", None)
-_c_string = getattr(_encoder, "c_encode_basestring", None) or _encoder.py_encode_basestring
-_c_string_ascii = getattr(_encoder, "c_encode_basestring_ascii", None) or _encoder.py_encode_basestring_ascii
+# (a cycle ends in RecursionError, which sends the value down the slow path). Taken from
+# the `_json` accelerator itself, which spares importing the whole `json` package.
+try:
+    from _json import encode_basestring as _c_string
+    from _json import encode_basestring_ascii as _c_string_ascii
+    from _json import make_encoder as _c_make_encoder
+except ImportError:  # pragma: no cover - CPython always has the C accelerator
+    from json.encoder import py_encode_basestring as _c_string
+    from json.encoder import py_encode_basestring_ascii as _c_string_ascii
+
+    _c_make_encoder = None
 
 
 def _never(value: object) -> object:
@@ -50,14 +57,24 @@ _SCALARS = frozenset((str, int, float, bool, type(None)))
 _STR = frozenset((str,))
 
 
+def instance_of(value: object, module: str, *names: str) -> bool:
+    """``isinstance(value, (module.name, ...))`` without importing ``module``: no value of its
+    types can exist before something imported it. Keeps ``datetime``, ``decimal`` and ``uuid``
+    out of the package's import time; they are only needed for such values."""
+    loaded = sys.modules.get(module)
+    return loaded is not None and isinstance(value, tuple(getattr(loaded, name) for name in names))
+
+
 def iso8601(value: _dt.datetime | _dt.date | _dt.time) -> str:
     """ISO 8601 text for a datetime (naive = UTC, written with ``Z``), date or time."""
+    import datetime as _dt  # already loaded: value is one of its types
+
     if isinstance(value, _dt.datetime):
         offset = value.utcoffset()
         if offset is None:
-            value = value.replace(tzinfo=_UTC)
+            value = value.replace(tzinfo=_dt.timezone.utc)
         elif offset.seconds % 60 or offset.microseconds:
-            value = value.astimezone(_UTC)  # +hh:mm:ss offsets are not ISO 8601 date-times
+            value = value.astimezone(_dt.timezone.utc)  # +hh:mm:ss offsets are not ISO 8601 date-times
         text = value.isoformat()
         return text[:-6] + "Z" if text.endswith("+00:00") else text
     return value.isoformat()
@@ -162,11 +179,11 @@ def _write(value: object, path: str, out: list[str], seen: set[int], ascii_only:
             _write(item, f"{path}[{index}]", out, seen, ascii_only)
         out.append("]")
         seen.discard(ident)
-    elif isinstance(value, (_dt.datetime, _dt.date, _dt.time)):
+    elif instance_of(value, "datetime", "datetime", "date", "time"):
         out.append(string(iso8601(value)))
-    elif isinstance(value, Decimal):
-        out.append(_decimal(value))
-    elif isinstance(value, UUID):
+    elif instance_of(value, "decimal", "Decimal"):
+        out.append(_decimal(value))  # type: ignore[arg-type]
+    elif instance_of(value, "uuid", "UUID"):
         out.append(string(str(value)))
     else:
         raise TypeError(f"{path}: values of type {kind.__name__} are not JSON serializable")

@@ -7,7 +7,8 @@ Search order:
 3. in a source checkout, the repository's ``build/lib/libhimetrica.so`` (``make lib``).
 
 ``CDLL`` releases the GIL for every foreign call, so blocking calls (``hm_flush``,
-``hm_shutdown``, ``hm_user_id``) let other Python threads run.
+``hm_shutdown``, ``hm_user_id``) let other Python threads run; ``track`` and ``identify``,
+which never block, keep it (see :func:`untyped`).
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ _SIGNATURES: dict[str, tuple[object, list[object]]] = {
 _lock = threading.Lock()
 _lib: ctypes.CDLL | None = None
 _path: str | None = None
-_untyped_lib: ctypes.CDLL | None = None
+_untyped_lib: ctypes.PyDLL | None = None
 
 
 def _candidates() -> list[tuple[str, Path]]:
@@ -138,12 +139,19 @@ def load() -> ctypes.CDLL:
 
 
 def untyped(name: str) -> object:
-    """``name`` without argtypes, for the hot path (track): ctypes then skips per-argument
-    ``from_param`` conversion. Callers must pass only ``bytes``, ``None`` and ``c_void_p``."""
+    """``name`` for the hot paths (track, identify): no argtypes, so ctypes skips per-argument
+    ``from_param`` conversion, and called through ``PyDLL``, so the GIL stays held.
+
+    Keeping the GIL saves releasing and retaking it, and above all keeps another Python thread
+    from taking it mid-call: the caller would then wait up to ``sys.getswitchinterval()``
+    (5 ms) to get it back. It is safe because these functions never wait for anything that
+    needs the GIL: they only take the engine's lock, and the flush thread calls back into
+    Python (log and delivery callbacks) with that lock released. Callers must pass only
+    ``bytes``, ``None`` and ``c_void_p``."""
     global _untyped_lib
     load()
     if _untyped_lib is None:
-        _untyped_lib = ctypes.CDLL(_path)  # a second handle, so the typed functions stay typed
+        _untyped_lib = ctypes.PyDLL(_path)  # a second handle, so the typed functions stay typed
     function = _untyped_lib[name]
     function.restype = c_int
     return function
