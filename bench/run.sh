@@ -122,10 +122,10 @@ hp99 = g("py_himetrica_p99")
 row("Python `track` (4-key properties), sender busy", f"median {hm:.2f} µs, p99 {hp99:.2f} µs",
     f"posthog {ph:.2f} µs, segment {sg:.2f} µs (medians); raw `hm_track` via ctypes: median "
     f"{g('py_ctypes_median'):.2f} µs, p99 {g('py_ctypes_p99'):.2f} µs; the calling thread's context switches in the "
-    f"timed loop: {g('py_himetrica_blocked'):.0f} blocked (core's lock), {g('py_himetrica_preempted'):.0f} preempted",
+    f"timed loop: {g('py_himetrica_blocked'):.0f} blocked, {g('py_himetrica_preempted'):.0f} preempted",
     f"1/{faster / hm:.1f} of the faster peer", "median ≤ 1/8 of the faster peer; p99 ≤ 10 µs", faster / hm >= 8 and hp99 <= 10)
 rows.append(("  (same, another Python thread spinning)", f"median {g('py_gil_median'):.2f} µs, p99 {g('py_gil_p99'):.2f} µs",
-             f"context switches: {g('py_gil_blocked'):.0f} blocked (core's lock or GIL), {g('py_gil_preempted'):.0f} preempted",
+             f"context switches: {g('py_gil_blocked'):.0f} blocked (GIL), {g('py_gil_preempted'):.0f} preempted",
              "—", "—", "—"))
 if "py_orjson_median" in v:
     rows.append(("  (same, properties as JSON bytes from `orjson.dumps`, for information)",
