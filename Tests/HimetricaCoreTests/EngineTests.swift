@@ -289,6 +289,27 @@ struct EngineTests {
         #expect(engine.stats.delivered == 6 && engine.stats.dropped == 1 && engine.stats.queued == 7)
     }
 
+    @Test("a thread gets the places other threads hold but do not use: full means full")
+    func capacityAcrossThreads() throws {
+        let transport = FakeTransport()
+        transport.hold()
+        let engine = try makeEngine(transport) { $0.queueCapacity = 4096; $0.maxInFlight = 1 }
+        // One call from another thread: its shard takes a batch of places and uses one.
+        let other = TestThread { try? engine.enqueue(.track, identity: .visitorId("other"), body: trackBody(-1)) }
+        other.start()
+        other.join()
+        for n in 0..<4095 { try engine.enqueue(.track, identity: .visitorId("v\(n % 50)"), body: trackBody(n)) }
+        #expect(throws: HimetricaError.queueFull) {
+            try engine.enqueue(.track, identity: .visitorId("v"), body: trackBody(5000))
+        }
+        #expect(engine.stats.queued == 4097 && engine.stats.dropped == 1)
+        transport.release()
+        #expect(engine.flush(timeout: 10).completed)
+        #expect(engine.stats.delivered == 4096)
+        // Delivered requests free their places again.
+        try engine.enqueue(.track, identity: .visitorId("v"), body: trackBody(5001))
+    }
+
     @Test("calls from several threads keep per-identity order across threads")
     func orderAcrossThreads() throws {
         let transport = FakeTransport()
