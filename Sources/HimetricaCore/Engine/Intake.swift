@@ -136,9 +136,9 @@ final class Intake: @unchecked Sendable {
     }
 
     /// Removes and returns the queued calls, in call order: every call stamped before the drain
-    /// began. (A call stamped later may stay for the next drain: shards are visited one after
-    /// another, and a later call taken from one shard before an earlier call from another was
-    /// appended would be handed over first.)
+    /// began, and all of them once the intake is closed. (A call stamped later may stay for the
+    /// next drain: shards are visited one after another, and a later call taken from one shard
+    /// before an earlier call from another was appended would be handed over first.)
     func drain() -> [Entry] {
         // A call stamped before `cutoff` held its shard's lock when it read the clock, before
         // this read: the visit below waits for it to finish appending.
@@ -147,7 +147,8 @@ final class Intake: @unchecked Sendable {
         for i in 0..<Self.shardCount {
             pthread_mutex_lock(mutex(i))
             if let last = shards[i].entries.last {
-                if last.stamp < cutoff {
+                // A closed shard takes no more calls: all of it is handed over (at shutdown).
+                if last.stamp < cutoff || shards[i].closed {
                     batches.append(shards[i].entries)
                     shards[i].entries = []
                 } else if let end = shards[i].entries.firstIndex(where: { $0.stamp >= cutoff }), end > 0 {
