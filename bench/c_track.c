@@ -51,12 +51,14 @@ static void check_all_accepted(hm_client *client) {
     }
 }
 
-static hm_client *client_limited(const char *endpoint, const char *capacity, const char *limit) {
+/* A client of `endpoint` with the given queue capacity and track limit; `in_flight` NULL keeps
+ * the default max_in_flight. */
+static hm_client *client_limited(const char *endpoint, const char *capacity, const char *limit, const char *in_flight) {
     hm_config *config = hm_config_new();
     set(config, "endpoint", endpoint);
     set(config, "queue_capacity", capacity);
     set(config, "rate_limit_track", limit);
-    set(config, "max_in_flight", "16");
+    if (in_flight) set(config, "max_in_flight", in_flight);
     set(config, "exit_flush_timeout", "0");
     hm_client *client = NULL;
     if (hm_client_new(getenv("HIMETRICA_SECRET_KEY"), config, &client) != HM_OK) {
@@ -68,7 +70,7 @@ static hm_client *client_limited(const char *endpoint, const char *capacity, con
 }
 
 static hm_client *client_for(const char *capacity) {
-    return client_limited(getenv("HIMETRICA_ENDPOINT"), capacity, "none");
+    return client_limited(getenv("HIMETRICA_ENDPOINT"), capacity, "none", "16");
 }
 
 static void visitor_name(char *buffer, int i) { snprintf(buffer, 32, "bench-visitor-%d", i % 64); }
@@ -118,7 +120,7 @@ static void *run_worker(void *arg) {
  * includes the page faults of a growing heap. Five rounds alternate 1 and 2 threads, so both
  * see the same machine; the median round of each is printed. */
 static double threads_round(int threads, int count, int idle) {
-    hm_client *client = idle ? client_limited(getenv("HIMETRICA_ENDPOINT"), "1000000", "1/3600")
+    hm_client *client = idle ? client_limited(getenv("HIMETRICA_ENDPOINT"), "1000000", "1/3600", "16")
                              : client_for("1000000");
     pthread_t ids[2];
     struct worker workers[2];
@@ -182,7 +184,7 @@ static long rss_bytes(void) {
 static void bench_memory(int count) {
     /* Port 9 (discard) on loopback: nothing listens, so every request fails and is retried
      * later; the queue only grows. */
-    hm_client *client = client_limited("http://127.0.0.1:9/api/v1", "1000000", "none");
+    hm_client *client = client_limited("http://127.0.0.1:9/api/v1", "1000000", "none", "16");
     char visitor[32];
     visitor_name(visitor, 0);
     hm_track(client, "bench_memory", NULL, NULL, visitor, PROPS, NULL, NULL);  /* starts the thread */
@@ -215,17 +217,7 @@ static void bench_memory(int count) {
 static void bench_latency(const char *limit, double seconds) {
     int count = atoi(limit);
     double window = atof(strchr(limit, '/') + 1);
-    hm_config *config = hm_config_new();
-    set(config, "endpoint", getenv("HIMETRICA_ENDPOINT"));
-    set(config, "queue_capacity", "1000000");
-    set(config, "rate_limit_track", limit);
-    set(config, "exit_flush_timeout", "0");
-    hm_client *client = NULL;
-    if (hm_client_new(getenv("HIMETRICA_SECRET_KEY"), config, &client) != HM_OK) {
-        fprintf(stderr, "client: %s\n", hm_last_error());
-        exit(1);
-    }
-    hm_config_free(config);
+    hm_client *client = client_limited(getenv("HIMETRICA_ENDPOINT"), "1000000", limit, NULL);
     /* Twice what the run can send: the queue never runs dry. */
     int queued = (int)(2 * count * (seconds / window + 1));
     char visitor[32];
