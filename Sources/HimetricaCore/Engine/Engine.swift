@@ -195,13 +195,10 @@ public final class Engine: @unchecked Sendable {
             return FlushResult(pending: 0)
         case .running where thread == nil:
             phase = .stopped
-            takeIntake()
-            let (deliveries, _) = dropAll()
-            let waiters = takeLookupWaiters()
+            let (dropped, tell) = dropEverything()
             lock.unlock()
-            report(deliveries)
-            waiters.forEach { $0(.failure(.shutDown)) }
-            return FlushResult(pending: deliveries.count)
+            tell()
+            return FlushResult(pending: dropped)
         case .running, .stopping:
             if phase == .running || deadline < stopDeadline { stopDeadline = deadline }
             phase = .stopping
@@ -341,12 +338,9 @@ public final class Engine: @unchecked Sendable {
             }
         }
         transport.cancelAll()
-        takeIntake()
-        let (deliveries, _) = dropAll()
-        let lookupDone = takeLookupWaiters()
+        let (_, tell) = dropEverything()
         lock.unlock()
-        report(deliveries)
-        lookupDone.forEach { $0(.failure(.shutDown)) }
+        tell()
         lock.lock()
         let idleDone = takeIdleWaiters()
         phase = .stopped
@@ -437,12 +431,18 @@ public final class Engine: @unchecked Sendable {
         }
     }
 
-    /// The scheduler's ``Scheduler/dropAll()``, freeing the queue bound of what it drops. Call
-    /// holding the lock.
-    private func dropAll() -> (deliveries: [Delivery], lookups: [String]) {
-        let dropped = scheduler.dropAll()
-        finished(dropped.deliveries.count)
-        return dropped
+    /// At the end of the engine's life: drops every call and request still queued or in flight
+    /// and fails the lookups still waiting. Call holding the lock; returns how many requests were
+    /// dropped and what reports them, to run once the lock is released.
+    private func dropEverything() -> (dropped: Int, tell: () -> Void) {
+        takeIntake()
+        let (deliveries, _) = scheduler.dropAll()
+        finished(deliveries.count)
+        let waiters = takeLookupWaiters()
+        return (deliveries.count, { [self] in
+            report(deliveries)
+            waiters.forEach { $0(.failure(.shutDown)) }
+        })
     }
 
     /// `count` events have their final outcome: room for as many new calls.
