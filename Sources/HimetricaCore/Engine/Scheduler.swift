@@ -136,9 +136,7 @@ struct Scheduler {
     /// Until then, new calls may wait in the intake.
     mutating func newRequestsStart(now: UInt64) -> UInt64? {
         guard inFlight.count < maxInFlight else { return nil }
-        return [Endpoint.identify, .track].map { endpoint in
-            max(blockedUntil[endpoint.rawValue], limiters[endpoint.rawValue]?.nextAllowed(now: now) ?? now)
-        }.min()
+        return min(startsAt(.identify, now: now), startsAt(.track, now: now))
     }
 
     /// Appends `job` to its lane, in place (a copy of the lane would make each call O(lane)).
@@ -194,8 +192,7 @@ struct Scheduler {
         var next = backoff.nextDue
         if inFlight.count < maxInFlight {
             for endpoint in Endpoint.allCases where hasReady(endpoint) {
-                var at = blockedUntil[endpoint.rawValue]
-                if let allowed = limiters[endpoint.rawValue]?.nextAllowed(now: now) { at = max(at, allowed) }
+                let at = startsAt(endpoint, now: now)
                 next = min(next ?? at, at)
             }
         }
@@ -308,8 +305,13 @@ struct Scheduler {
     }
 
     private mutating func mayStart(_ endpoint: Endpoint, now: UInt64) -> Bool {
-        guard blockedUntil[endpoint.rawValue] <= now else { return false }
-        return (limiters[endpoint.rawValue]?.nextAllowed(now: now) ?? now) <= now
+        startsAt(endpoint, now: now) <= now
+    }
+
+    /// The earliest time a request to `endpoint` may leave: `now`, or later while the server
+    /// asked it to wait or its limit is reached.
+    private mutating func startsAt(_ endpoint: Endpoint, now: UInt64) -> UInt64 {
+        max(now, blockedUntil[endpoint.rawValue], limiters[endpoint.rawValue]?.nextAllowed(now: now) ?? now)
     }
 
     private mutating func block(_ endpoint: Endpoint, until: UInt64) {
