@@ -145,8 +145,8 @@ devserver: deps
 	$(SWIFT) build --product himetrica-devserver
 
 SOAK_LOAD := $(BUILD)/soak_load
-$(SOAK_LOAD): Tests/soak/soak_load.c include/himetrica.h
-	$(CC) -std=c11 -O2 $(CWARN) -Wno-pedantic -Iinclude Tests/soak/soak_load.c -L$(BUILD)/lib -lhimetrica -lpthread \
+$(SOAK_LOAD): Tests/soak/soak_load.c Tests/c/procstatus.h include/himetrica.h
+	$(CC) -std=c11 -O2 $(CWARN) -Wno-pedantic -Iinclude -ITests/c Tests/soak/soak_load.c -L$(BUILD)/lib -lhimetrica -lpthread \
 	  -Wl,-rpath,$(CURDIR)/$(BUILD)/lib -o $@
 
 # The fault soak: 100,000 events from 4 threads under 20% 503, 5% 429, 2% drops, 0-20 ms

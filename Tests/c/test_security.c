@@ -6,6 +6,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "himetrica.h"
 #include "check.h"
+#include "procstatus.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,17 +20,6 @@ static double now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static long status_kb(const char *field) {
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long kb = -1;
-    size_t n = strlen(field);
-    while (f && fgets(line, sizeof line, f))
-        if (strncmp(line, field, n) == 0) kb = strtol(line + n, NULL, 10);
-    if (f) fclose(f);
-    return kb;
 }
 
 struct outcome { int count, outcome, status, freed, late; char message[512]; };

@@ -12,6 +12,7 @@
  * by DEADLINE_SECONDS. */
 #define _POSIX_C_SOURCE 200809L
 #include "himetrica.h"
+#include "procstatus.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -41,18 +42,6 @@ static double now(void) {
 static void pause_ms(long ms) {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
-}
-
-/* kB of a /proc/self/status line such as "VmHWM:" (peak resident set). */
-static long status_kb(const char *field) {
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long kb = -1;
-    size_t n = strlen(field);
-    while (f && fgets(line, sizeof line, f))
-        if (strncmp(line, field, n) == 0) kb = strtol(line + n, NULL, 10);
-    if (f) fclose(f);
-    return kb;
 }
 
 static void on_delivery(const hm_delivery *d, void *user) {
