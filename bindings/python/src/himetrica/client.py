@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from ._results import Delivery, FlushResult
 
-__all__ = ["Client", "Delivery", "FlushResult", "RateLimit"]
+__all__ = ["Client", "RateLimit"]
 
 Text = Union[str, bytes]
 _str_keys = _STR.issuperset
@@ -42,15 +42,6 @@ def _flush_result(completed: bool, pending: int) -> FlushResult:
     from ._results import FlushResult
 
     return FlushResult(completed, pending)
-
-
-def __getattr__(name: str) -> Any:
-    """``Delivery`` and ``FlushResult`` live in ``_results``, imported on first use."""
-    if name in ("Delivery", "FlushResult"):
-        from . import _results
-
-        return getattr(_results, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # --- log lines from the core -------------------------------------------------------------
