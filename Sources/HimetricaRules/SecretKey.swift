@@ -20,4 +20,17 @@ public enum SecretKey {
         guard key.hasPrefix(prefix), key.count >= prefix.count + 8 else { return prefix + "…" }
         return prefix + "…" + key.suffix(4)
     }
+
+    /// A stable, one-way name for `key`: `fp_` and the first 16 hex digits of its SHA-256.
+    /// Spool rows and shared rate-limit keys carry it instead of the key, so neither a spool
+    /// file nor a Redis database ever holds a key.
+    public static func fingerprint(_ key: String) -> String {
+        let hex = Array("0123456789abcdef".utf8)
+        var text = "fp_"
+        for byte in SHA256.hash(key.utf8).prefix(8) {
+            text.unicodeScalars.append(Unicode.Scalar(hex[Int(byte >> 4)]))
+            text.unicodeScalars.append(Unicode.Scalar(hex[Int(byte & 0xF)]))
+        }
+        return text
+    }
 }
