@@ -25,7 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { FORKS_PER_ROUND = 4, EVENTS = 30, ROUND_SECONDS = 40, FLUSH_MS = 10000 };
+enum { FORKS_PER_ROUND = 4, EVENTS = 30, ROUND_SECONDS = 30, FLUSH_MS = 10000 };
 
 /* Child exit statuses. */
 enum { CHILD_OK = 0, CHILD_FLUSH_FAILED = 10, CHILD_FLUSH_LATE = 11, CHILD_LOOKUP_FAILED = 12, CHILD_INHERITED = 13 };
@@ -41,6 +41,11 @@ static double now_seconds(void) {
 static void sleep_ms(int ms) {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
+}
+
+static void spin_us(int us) {
+    double until = now_seconds() + us / 1e6;
+    while (now_seconds() < until) {}
 }
 
 static void on_delivery(const hm_delivery *delivery, void *user_data) {
@@ -82,7 +87,7 @@ static int run_child(hm_client *client, int round, int fork_index) {
 }
 
 /* One round: a fresh process that forks while busy. Writes one line per fork to `report`:
- * "<requests in flight at the fork> <child exit status>". */
+ * "<requests in flight at the fork> <child exit status> <microseconds fork() took>". */
 static int run_round(int round, int report) {
     setpgid(0, 0); /* the driver kills the whole group if the round hangs */
     hm_config *config = hm_config_new();
@@ -97,15 +102,20 @@ static int run_round(int round, int report) {
 
     pid_t children[FORKS_PER_ROUND];
     uint64_t in_flight[FORKS_PER_ROUND];
+    double fork_took[FORKS_PER_ROUND];
     for (int f = 0; f < FORKS_PER_ROUND; f++) {
         track_tagged(client, round, f, 'p');
-        /* The first fork comes at once (the first requests are being set up); the others after
-         * 0-22 ms, a different moment of the flush thread's work in each round. */
-        if (f > 0) sleep_ms((round * 7 + f * 13) % 23);
+        /* The first fork comes within 0-0.5 ms of the first call, while the new flush thread
+         * sets up its first requests (code paths run for the first time); the others after
+         * 0-22 ms. Each round picks other moments. */
+        if (f == 0) spin_us((round * 37) % 500);
+        else sleep_ms((round * 7 + f * 13) % 23);
         in_flight[f] = 0;
         hm_stats_get(client, HM_STAT_IN_FLIGHT, &in_flight[f]);
+        double before = now_seconds();
         pid_t pid = fork();
         if (pid == 0) _exit(run_child(client, round, f));
+        fork_took[f] = now_seconds() - before;
         children[f] = pid;
     }
     int failures = 0;
@@ -113,7 +123,7 @@ static int run_round(int round, int report) {
         int status = 0;
         if (children[f] < 0 || waitpid(children[f], &status, 0) < 0) status = -1;
         int code = WIFEXITED(status) ? WEXITSTATUS(status) : 100 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-        dprintf(report, "%llu %d\n", (unsigned long long)in_flight[f], code);
+        dprintf(report, "%llu %d %.0f\n", (unsigned long long)in_flight[f], code, fork_took[f] * 1e6);
         if (code != CHILD_OK) failures++;
     }
     uint64_t pending = 99;
@@ -154,7 +164,7 @@ int main(int argc, char **argv) {
     if (!dev_url) return 2;
     int rounds = argc > 1 ? atoi(argv[1]) : 13;
     int forks = 0, children_ok = 0, hung = 0, busy_forks = 0, expected = 0, arrived = 0, duplicated = 0;
-    double slowest = 0;
+    double slowest = 0, slowest_fork_us = 0, total_fork_us = 0;
     char *self = realpath("/proc/self/exe", NULL);
     for (int round = 0; round < rounds; round++) {
         int report[2];
@@ -176,8 +186,11 @@ int main(int argc, char **argv) {
         FILE *lines = fdopen(report[0], "r");
         unsigned long long in_flight;
         int code;
-        while (fscanf(lines, "%llu %d", &in_flight, &code) == 2) {
+        double fork_us;
+        while (fscanf(lines, "%llu %d %lf", &in_flight, &code, &fork_us) == 3) {
             forks++;
+            total_fork_us += fork_us;
+            if (fork_us > slowest_fork_us) slowest_fork_us = fork_us;
             if (in_flight > 0) busy_forks++;
             if (code == CHILD_OK) children_ok++;
             else fprintf(stderr, "round %d: a child exited with %d\n", round, code);
@@ -207,8 +220,10 @@ int main(int argc, char **argv) {
     }
     free(self);
     printf("fork stress: %d rounds, %d forks (%d with requests in flight), %d children flushed in time, "
-           "%d rounds hung, events %d/%d arrived (%d more than once), slowest round %.2f s\n",
-           rounds, forks, busy_forks, children_ok, hung, arrived, expected, duplicated, slowest);
+           "%d rounds hung, events %d/%d arrived (%d more than once), slowest round %.2f s, "
+           "fork() in the parent %.0f us on average, %.0f us at most\n",
+           rounds, forks, busy_forks, children_ok, hung, arrived, expected, duplicated, slowest,
+           forks ? total_fork_us / forks : 0.0, slowest_fork_us);
     CHECK(forks == rounds * FORKS_PER_ROUND, "every round forked %d times (%d forks)", FORKS_PER_ROUND, forks);
     CHECK(children_ok == forks, "every child tracked, looked up and flushed by its deadline (%d of %d)", children_ok, forks);
     CHECK(hung == 0, "no round hung (%d did)", hung);
