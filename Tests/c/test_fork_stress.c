@@ -1,12 +1,14 @@
 /* Fork stress (issue 12): fork() while the flush thread is busy, many times.
  *
- *   scripts/with-devserver.sh --no-limits --latency-ms 5-40 -- ./test_fork_stress [ROUNDS]
+ *   scripts/with-devserver.sh --no-limits --latency-ms 5-40 --error-rate 0.1 -- ./test_fork_stress [ROUNDS]
  *
  * Each round is a fresh process (this program re-executed with --round), so its first forks
  * come while the flush thread runs code paths for the first time (Swift metadata, libcurl,
  * connection set-up). A round process tracks events to distinct visitors (many requests in
  * flight over a server with added latency) and forks FORKS_PER_ROUND times: once right after
- * tracking, then after a delay that varies by round and fork. Every child tracks, resolves a
+ * tracking, then after a delay that varies by round and fork. A tenth of the requests fail
+ * with 503 and are retried, and identifies go with the tracks: more paths run for the first
+ * time at fork moments. Every child tracks, resolves a
  * user id (a code path its new flush thread runs for the first time) and flushes with a 10 s
  * deadline; the round process flushes too. The driver bounds each round (ROUND_SECONDS; a round
  * that takes longer counts as hung and is killed), then checks on the dev server that every
@@ -54,9 +56,16 @@ static void on_delivery(const hm_delivery *delivery, void *user_data) {
     atomic_fetch_add(&callbacks, 1);
 }
 
-/* Tracks EVENTS events tagged "r<round>f<fork><who><i>-", each to its own visitor. */
+/* Tracks EVENTS events tagged "r<round>f<fork><who><i>-", each to its own visitor, with an
+ * identify now and then (another endpoint, other code paths). */
 static void track_tagged(hm_client *client, int round, int fork_index, char who) {
     for (int i = 0; i < EVENTS; i++) {
+        if (i % 10 == 5) {
+            char visitor[64], traits[96];
+            snprintf(visitor, sizeof visitor, "v-r%df%d%c%d", round, fork_index, who, i);
+            snprintf(traits, sizeof traits, "{\"name\":\"r%df%d%c%d\"}", round, fork_index, who, i);
+            hm_identify(client, NULL, NULL, visitor, traits);
+        }
         char visitor[64], props[96];
         snprintf(visitor, sizeof visitor, "v-r%df%d%c%d", round, fork_index, who, i);
         snprintf(props, sizeof props, "{\"tag\":\"r%df%d%c%d-\"}", round, fork_index, who, i);
@@ -95,6 +104,9 @@ static int run_round(int round, int report) {
     hm_config_set(config, "max_in_flight", "8");
     hm_config_set(config, "rate_limit_track", "none");
     hm_config_set(config, "rate_limit_user_id", "none");
+    hm_config_set(config, "rate_limit_identify", "none");
+    hm_config_set(config, "retry_base_delay", "0.01");
+    hm_config_set(config, "retry_max_delay", "0.05");
     hm_config_set_delivery_callback(config, on_delivery, NULL);
     hm_client *client = NULL;
     if (hm_client_new(getenv("HIMETRICA_SECRET_KEY"), config, &client) != HM_OK) return 2;
@@ -133,9 +145,9 @@ static int run_round(int round, int report) {
         fprintf(stderr, "round %d: the parent's flush: status %d, %llu pending\n", round, status, (unsigned long long)pending);
         failures++;
     }
-    if (atomic_load(&callbacks) != FORKS_PER_ROUND * EVENTS) {
+    if (atomic_load(&callbacks) != FORKS_PER_ROUND * (EVENTS + EVENTS / 10)) {
         fprintf(stderr, "round %d: %ld delivery callbacks in the parent, expected %d\n", round, atomic_load(&callbacks),
-                FORKS_PER_ROUND * EVENTS);
+                FORKS_PER_ROUND * (EVENTS + EVENTS / 10));
         failures++;
     }
     return failures ? 1 : 0;

@@ -386,13 +386,7 @@ public final class Engine: @unchecked Sendable {
             for job in started { current.start(request(for: job)) }
             let timeout = wakeAt.map { $0 > now ? min(($0 - now) / 1_000_000 + 1, 1000) : 0 } ?? 1000
             let answers = current.poll(timeoutMilliseconds: Int32(timeout))
-            // The fork safe point: no lock held, no libcurl, TLS or Swift runtime work under way.
-            let forksWithoutSafePoint = forkGate.pass()
-            if forksWithoutSafePoint > 0 {
-                logger.warning(
-                    "fork() went ahead before the flush thread reached a safe point",
-                    metadata: ["forks": "\(forksWithoutSafePoint)", "waitedSeconds": "\(Double(ForkGate.safePointWait) / 1e9)"])
-            }
+            passForkGate()
 
             lock.lock()
             if answers.isEmpty, !scheduler.isIdle || idleWaiters.isEmpty { continue }
@@ -426,6 +420,16 @@ public final class Engine: @unchecked Sendable {
         lock.broadcast()
         lock.unlock()
         idleDone()
+    }
+
+    /// The flush thread's fork safe point, right after each poll: it holds no lock and runs no
+    /// libcurl, TLS or Swift runtime code here, so it parks here while a fork is in progress.
+    private func passForkGate() {
+        let forksWithoutSafePoint = forkGate.pass()
+        guard forksWithoutSafePoint > 0 else { return }
+        logger.warning(
+            "fork() went ahead before the flush thread reached a safe point",
+            metadata: ["forks": "\(forksWithoutSafePoint)", "waitedSeconds": "\(Double(ForkGate.safePointWait) / 1e9)"])
     }
 
     private func request(for job: Job) -> OutgoingRequest {

@@ -155,3 +155,34 @@ def test_gunicorn_preload_master_tracks_then_forks_4_workers(server, monkeypatch
     assert sorted(preloaded) == list(range(300)) and max(preloaded.values()) == 1
     assert len(forked) == 4 and len(set(forked)) == 4, "each of the 4 workers tracked right after its fork"
     assert sorted(p["item"] for p in viewed) == list(range(80))
+
+
+def test_a_callback_that_holds_the_flush_thread_cannot_hold_flush_shutdown_or_close(server):
+    entered, release = threading.Event(), threading.Event()
+
+    def on_delivery(delivery):
+        if not entered.is_set():
+            entered.set()
+            release.wait(30)
+
+    c = himetrica.Client(KEY, endpoint=server.endpoint, rate_limit_track=None, max_in_flight=1,
+                         exit_flush_timeout=0.3, on_delivery=on_delivery)
+    try:
+        for i in range(10):
+            c.track("held", visitor_id=f"held-{i}")
+        assert entered.wait(10)
+        start = time.monotonic()
+        result = c.flush(0.3)
+        assert not result and result.pending == 9 and 0.29 <= time.monotonic() - start < 0.9
+        start = time.monotonic()
+        with pytest.raises(himetrica.TimeoutError):
+            c.user_id("held-0", timeout=0.3)
+        assert time.monotonic() - start < 0.9
+        start = time.monotonic()
+        result = c.shutdown(0.3)
+        assert result.pending == 9 and time.monotonic() - start < 0.9
+        start = time.monotonic()
+        c.close(0.3)
+        assert time.monotonic() - start < 0.9
+    finally:
+        release.set()
