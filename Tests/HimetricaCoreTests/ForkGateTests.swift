@@ -132,7 +132,9 @@ struct ForkGateTests {
         let asyncFlushed = await engine.flush(timeout: 0.3)
         let asyncTook = Double(Clock.monotonicNanoseconds() - asyncStart) / 1e9
         #expect(asyncFlushed.pending == 9)
-        #expect(asyncTook >= 0.29 && asyncTook < 0.9, "async flush took \(asyncTook) s")
+        // Looser: resuming also needs a free cooperative thread, which other suites' blocking
+        // calls may hold for a while. Waiting for the held flush thread would never end.
+        #expect(asyncTook >= 0.29 && asyncTook < 5, "async flush took \(asyncTook) s")
 
         let (lookup, lookupTook) = timed { engine.userId(visitorId: "someone", timeout: 0.3) }
         #expect(lookup == .failure(.timeout))

@@ -15,16 +15,15 @@
  * parent and child event arrived exactly once. The closing lines give the counts. */
 #include "himetrica.h"
 #include "check.h"
+#include "timing.h"
 #include "devhttp.h"
 
-#include <errno.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 enum { FORKS_PER_ROUND = 4, EVENTS = 30, ROUND_SECONDS = 30, FLUSH_MS = 10000 };
@@ -33,17 +32,6 @@ enum { FORKS_PER_ROUND = 4, EVENTS = 30, ROUND_SECONDS = 30, FLUSH_MS = 10000 };
 enum { CHILD_OK = 0, CHILD_FLUSH_FAILED = 10, CHILD_FLUSH_LATE = 11, CHILD_LOOKUP_FAILED = 12, CHILD_INHERITED = 13 };
 
 static atomic_long callbacks;
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
-}
 
 static void spin_us(int us) {
     double until = now_seconds() + us / 1e6;

@@ -6,11 +6,11 @@
  *   scripts/with-devserver.sh -- ./test_held_callback */
 #include "himetrica.h"
 #include "check.h"
+#include "timing.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 #include <unistd.h>
 
 enum { EVENTS = 10 };
@@ -19,17 +19,6 @@ static int release_pipe[2];
 static atomic_int calls;
 static atomic_int calls_after_free;
 static atomic_int freed;
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void sleep_ms(long ms) {
-    struct timespec pause = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&pause, NULL);
-}
 
 /* The first call blocks until the test writes to release_pipe. */
 static void on_delivery(const hm_delivery *delivery, void *user_data) {

@@ -35,6 +35,7 @@ package final class OneShot<Value: Sendable>: @unchecked Sendable {
     /// Suspends until a value is set or `deadline` passes (a timer task of its own ends the
     /// wait); nil then. One async waiter per value.
     package func value(until deadline: UInt64) async -> Value? {
+        if let now = lock.withLock({ value }) { return now }  // answered at once (a cached user id)
         let remaining = deadline &- min(deadline, Clock.monotonicNanoseconds())
         let timer = Task { [self] in
             guard (try? await Task.sleep(nanoseconds: remaining)) != nil else { return }
