@@ -98,9 +98,11 @@ typedef enum hm_status {
 } hm_status;
 
 /// Shuts the client down (sending what it can within the configured exit_flush_timeout) and
-/// frees it. NULL is ignored. The handle must not be used afterwards. When it returns, the
-/// flush thread has ended: no delivery or log callback runs any more, so what their
-/// user_data points to may be freed.
+/// frees it. NULL is ignored. The handle must not be used afterwards. It returns by that
+/// deadline (plus a fraction of a second) even when the flush thread is stuck in a callback.
+/// When it returns, no delivery or log callback starts any more, so what their user_data
+/// points to may be freed; only a callback that was already running and had not returned by
+/// the deadline (stuck in your code) may still be running then.
 HM_EXPORT void hm_client_free(hm_client * HM_NULLABLE client);
 
 /// Creates a client for `secret_key` (hm_sk_...) with `config` (NULL for every default) and

@@ -124,18 +124,14 @@ public final class HimetricaClient: Sendable {
     /// - Throws: ``HimetricaError/notFound`` for an unknown visitor, ``HimetricaError/timeout``
     ///   after `timeout`, and the other ``HimetricaError`` cases.
     public func userId(forVisitor visitorId: String, timeout: Duration = .seconds(10)) async throws(HimetricaError) -> String {
-        let result = await withCheckedContinuation { continuation in
-            engine.lookupUserId(visitorId: visitorId, timeout: timeout.seconds) { continuation.resume(returning: $0) }
-        }
-        return try result.get()
+        try await engine.userId(visitorId: visitorId, timeout: timeout.seconds).get()
     }
 
-    /// Waits until everything queued so far has an outcome, or `timeout` passes.
+    /// Waits until everything queued so far has an outcome, or `timeout` passes (then it
+    /// reports what is still pending, also when the flush thread cannot answer).
     @discardableResult
     public func flush(timeout: Duration = .seconds(5)) async -> FlushResult {
-        await withCheckedContinuation { continuation in
-            engine.whenIdle(timeout: timeout.seconds) { continuation.resume(returning: $0) }
-        }
+        await engine.flush(timeout: timeout.seconds)
     }
 
     /// Stops taking calls, delivers what it can within `timeout`, and stops the flush thread.

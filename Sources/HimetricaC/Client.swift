@@ -12,13 +12,16 @@ final class ClientBox {
     let engine: Engine
     /// How long hm_client_free may deliver for (the configuration's exit_flush_timeout).
     let exitFlushTimeout: Double
+    /// The way into the client's C callbacks, closed by hm_client_free.
+    let callouts: Callouts
 
     private let engineReference: Unmanaged<Engine>
 
-    init(engine: Engine, exitFlushTimeout: Double) {
+    init(engine: Engine, exitFlushTimeout: Double, callouts: Callouts) {
         self.engine = engine
         engineReference = Unmanaged.passUnretained(engine)
         self.exitFlushTimeout = exitFlushTimeout
+        self.callouts = callouts
     }
 
     /// Calls `body` with the engine of the client behind `handle`, borrowed, not retained: a
@@ -60,12 +63,15 @@ final class ClientBox {
         let key = try CString.required(secret_key, field: "secretKey")
         let box = ConfigBox.from(config) ?? ConfigBox()
         var configuration = box.configuration
-        configuration.logger = Logger(label: "himetrica") { [callback = box.logCallback] _ in CLogHandler(callback: callback) }
+        let callouts = Callouts()
+        configuration.logger = Logger(label: "himetrica") { [callback = box.logCallback] _ in
+            CLogHandler(callback: callback, callouts: callouts)
+        }
         if let callback = box.deliveryCallback {
-            configuration.onDelivery = { delivery in DeliveryView.call(callback, with: delivery) }
+            configuration.onDelivery = { delivery in DeliveryView.call(callback, with: delivery, through: callouts) }
         }
         let engine = try Engine(secretKey: key, configuration: configuration)
-        let client = ClientBox(engine: engine, exitFlushTimeout: configuration.exitFlushTimeout)
+        let client = ClientBox(engine: engine, exitFlushTimeout: configuration.exitFlushTimeout, callouts: callouts)
         out.pointee = Unmanaged.passRetained(client).toOpaque().assumingMemoryBound(to: hm_client.self)
         return LastError.ok()
     } catch {
@@ -74,17 +80,22 @@ final class ClientBox {
 }
 
 /// Shuts the client down (sending what it can within the configured exit_flush_timeout) and
-/// frees it. NULL is ignored. The handle must not be used afterwards. When it returns, the
-/// flush thread has ended: no delivery or log callback runs any more, so what their
-/// user_data points to may be freed.
+/// frees it. NULL is ignored. The handle must not be used afterwards. It returns by that
+/// deadline (plus a fraction of a second) even when the flush thread is stuck in a callback.
+/// When it returns, no delivery or log callback starts any more, so what their user_data
+/// points to may be freed; only a callback that was already running and had not returned by
+/// the deadline (stuck in your code) may still be running then.
 @c public func hm_client_free(_ client: UnsafeMutablePointer<hm_client>?) {
     guard let client else { return }
     let box = Unmanaged<ClientBox>.fromOpaque(UnsafeRawPointer(client))
     // A blocking shutdown joins the flush thread. Engine.close() would only detach it, and the
     // thread would go on calling the C callbacks (with the caller's user_data) after this
-    // returned: a use after free in every caller that frees its callback state next.
+    // returned: a use after free in every caller that frees its callback state next. A thread
+    // the shutdown gives up on keeps the engine alive itself (it holds a reference), and the
+    // closed callouts keep it out of the caller's callbacks.
     let owner = box.takeUnretainedValue()
     owner.engine.shutdown(timeout: owner.exitFlushTimeout)
+    owner.callouts.close(waitingUntil: Clock.monotonicNanoseconds() &+ Engine.waitGrace)
     box.release()
 }
 
@@ -163,9 +174,7 @@ final class ClientBox {
         } catch {
             throw .invalid(error)
         }
-        let answer = OneShotResult()
-        engine.lookupUserId(visitorId: visitorId, timeout: Double(timeout_ms) / 1000) { answer.set($0) }
-        out_user_id!.pointee = strdup(try answer.wait().get())
+        out_user_id!.pointee = strdup(try engine.userId(visitorId: visitorId, timeout: Double(timeout_ms) / 1000).get())
         return LastError.ok()
     } catch {
         return LastError.fail(error)
@@ -261,24 +270,5 @@ private func finish(
         return result.completed ? LastError.ok() : LastError.fail(.timeout)
     } catch {
         return LastError.fail(error)
-    }
-}
-
-/// A lookup's answer handed from the flush thread to the waiting caller.
-private final class OneShotResult: @unchecked Sendable {
-    private var result: Result<String, HimetricaError>?
-    private var semaphore = sem_t()
-
-    init() { sem_init(&semaphore, 0, 0) }
-    deinit { sem_destroy(&semaphore) }
-
-    func set(_ value: Result<String, HimetricaError>) {
-        result = value
-        sem_post(&semaphore)
-    }
-
-    func wait() -> Result<String, HimetricaError> {
-        while sem_wait(&semaphore) != 0 {}
-        return result!
     }
 }

@@ -102,11 +102,13 @@ struct LogCallback: @unchecked Sendable {
 /// standard error when there is none.
 struct CLogHandler: LogHandler {
     let callback: LogCallback?
+    let callouts: Callouts
     var metadata: Logger.Metadata = [:]
     var logLevel: Logger.Level
 
-    init(callback: LogCallback?) {
+    init(callback: LogCallback?, callouts: Callouts) {
         self.callback = callback
+        self.callouts = callouts
         logLevel = callback.map { Logger.Level.allCases[Int(max(0, min($0.minimumLevel, 6)))] } ?? .warning
     }
 
@@ -118,7 +120,7 @@ struct CLogHandler: LogHandler {
     func log(event: LogEvent) {
         let level = Int32(Logger.Level.allCases.firstIndex(of: event.level) ?? 0)
         if let callback {
-            "\(event.message)".withCString { callback.function(level, $0, callback.userData) }
+            "\(event.message)".withCString { text in callouts.call { callback.function(level, text, callback.userData) } }
         } else {
             let line = "himetrica \(event.level): \(event.message)\n"
             _ = line.withCString { write(2, $0, strlen($0)) }

@@ -24,11 +24,11 @@ final class DeliveryView {
     }
 
     /// Calls the C callback with a view of `delivery` that lives for the call only.
-    static func call(_ callback: DeliveryCallback, with delivery: Delivery) {
+    static func call(_ callback: DeliveryCallback, with delivery: Delivery, through callouts: Callouts) {
         let view = DeliveryView(delivery)
         withExtendedLifetime(view) {
-            let handle = Unmanaged.passUnretained(view).toOpaque().assumingMemoryBound(to: hm_delivery.self)
-            callback.function(UnsafePointer(handle), callback.userData)
+            let handle = UnsafePointer(Unmanaged.passUnretained(view).toOpaque().assumingMemoryBound(to: hm_delivery.self))
+            callouts.call { callback.function(handle, callback.userData) }
         }
     }
 

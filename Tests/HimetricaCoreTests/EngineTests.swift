@@ -90,7 +90,7 @@ final class Slot<Value>: @unchecked Sendable {
     }
 }
 
-private func makeEngine(
+func makeEngine(
     _ transport: FakeTransport, _ modify: (inout Configuration) -> Void = { _ in }
 ) throws -> Engine {
     let configuration = unlimitedConfiguration {
@@ -102,7 +102,7 @@ private func makeEngine(
     return try Engine(configuration: configuration, clock: Clock()) { transport }
 }
 
-private func trackBody(_ n: Int) -> [UInt8] { body("{\"eventName\":\"e\",\"n\":\(n)}") }
+func trackBody(_ n: Int) -> [UInt8] { body("{\"eventName\":\"e\",\"n\":\(n)}") }
 
 @Suite("Engine with a fake transport", .timeLimit(.minutes(1)))
 struct EngineTests {

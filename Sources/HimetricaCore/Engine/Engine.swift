@@ -30,6 +30,11 @@ public final class Engine: @unchecked Sendable {
     private let refused = Atomic<UInt64>(0)
     /// Whether the queue-full warning was logged since the queue last had room.
     private let warnedFull = Atomic<Bool>(false)
+    /// Where the flush thread is when `fork()` comes (see ``ForkGate``).
+    let forkGate = ForkGate()
+    /// How long past its own deadline a caller's wait (flush, shutdown, user id) waits for the
+    /// flush thread's answer before it reads the answer from the engine's state itself.
+    package static let waitGrace: UInt64 = 100_000_000
 
     // Everything below is guarded by `lock`.
     private let lock = ConditionLock()
@@ -173,11 +178,51 @@ public final class Engine: @unchecked Sendable {
         if wake { transport.wakeup() }
     }
 
-    /// Blocks until everything queued so far has an outcome or `timeout` seconds pass.
+    /// Blocks until everything queued so far has an outcome or `timeout` seconds pass. Ends
+    /// by its own deadline (plus ``waitGrace``) even when the flush thread cannot answer.
     public func flush(timeout: Double) -> FlushResult {
-        let result = OneShot<FlushResult>()
-        whenIdle(timeout: timeout) { result.set($0) }
-        return result.wait()
+        let (answer, giveUpAt) = startWait(timeout) { done in whenIdle(timeout: timeout, done: done) }
+        return answer.wait(until: giveUpAt) ?? FlushResult(pending: pendingNow(until: giveUpAt &+ Self.waitGrace))
+    }
+
+    /// The async form of ``flush(timeout:)``: suspends instead of blocking.
+    public func flush(timeout: Double) async -> FlushResult {
+        let (answer, giveUpAt) = startWait(timeout) { done in whenIdle(timeout: timeout, done: done) }
+        return await answer.value(until: giveUpAt) ?? FlushResult(pending: pendingNow(until: giveUpAt &+ Self.waitGrace))
+    }
+
+    /// Blocks until ``lookupUserId(visitorId:timeout:done:)`` answers, by its own deadline
+    /// (``HimetricaError/timeout`` then) even when the flush thread cannot answer.
+    public func userId(visitorId: String, timeout: Double) -> Result<String, HimetricaError> {
+        let (answer, giveUpAt) = startWait(timeout) { done in lookupUserId(visitorId: visitorId, timeout: timeout, done: done) }
+        return answer.wait(until: giveUpAt) ?? .failure(.timeout)
+    }
+
+    /// The async form of ``userId(visitorId:timeout:)``.
+    public func userId(visitorId: String, timeout: Double) async -> Result<String, HimetricaError> {
+        let (answer, giveUpAt) = startWait(timeout) { done in lookupUserId(visitorId: visitorId, timeout: timeout, done: done) }
+        return await answer.value(until: giveUpAt) ?? .failure(.timeout)
+    }
+
+    /// Starts a call that answers through a callback; returns where its answer arrives and when
+    /// the caller stops waiting for it (``Clock`` time, not the injected clock: the caller's
+    /// own deadline).
+    private func startWait<Value>(
+        _ timeout: Double, _ start: (@escaping @Sendable (Value) -> Void) -> Void
+    ) -> (OneShot<Value>, UInt64) {
+        let answer = OneShot<Value>()
+        let giveUpAt = Clock.monotonicNanoseconds() &+ timeout.nanoseconds &+ Self.waitGrace
+        start { answer.set($0) }
+        return (answer, giveUpAt)
+    }
+
+    /// Events still queued or in flight, read from the engine's state rather than asked of the
+    /// flush thread. The thread holds the lock only for bookkeeping; should it not be free by
+    /// `deadline`, only the calls still in the intake are counted.
+    private func pendingNow(until deadline: UInt64) -> Int {
+        guard lock.lock(untilMonotonic: deadline) else { return intake.count }
+        defer { lock.unlock() }
+        return scheduler.pendingEvents + intake.count
     }
 
     /// Stops taking calls, sends what it can within `timeout` seconds, then stops the flush
@@ -212,7 +257,20 @@ public final class Engine: @unchecked Sendable {
         }
 
         lock.lock()
-        while phase != .stopped { lock.wait(untilMonotonic: clock.monotonicNanoseconds() + nanosecondsPerSecond) }
+        let giveUpAt = Clock.monotonicNanoseconds() &+ timeout.nanoseconds &+ Self.waitGrace
+        while phase != .stopped, !threadDetached, Clock.monotonicNanoseconds() < giveUpAt {
+            lock.wait(untilMonotonic: giveUpAt)
+        }
+        guard phase == .stopped else {
+            // The thread did not stop by the deadline (stuck in a callback, say): it is given up
+            // on, not waited for. It holds its own reference to the engine, so nothing it uses
+            // is freed under it; whatever it still holds it drops when it gets to.
+            let pending = scheduler.pendingEvents + intake.count
+            if !threadDetached { pthread_detach(flushThread) }
+            threadDetached = true
+            lock.unlock()
+            return FlushResult(pending: pending)
+        }
         let pending = Int(scheduler.stats.dropped - dropped)
         let joinable = thread != nil && !threadDetached
         thread = nil
@@ -271,21 +329,35 @@ public final class Engine: @unchecked Sendable {
         defer { pthread_attr_destroy(&attributes) }
         var id = pthread_t()
         let context = Unmanaged.passRetained(self).toOpaque()
+        forkGate.threadStarting()
         let rc = pthread_create(&id, &attributes, { context in
-            let engine = Unmanaged<Engine>.fromOpaque(context!).takeRetainedValue()
-            var all = sigset_t()
-            sigfillset(&all)
-            pthread_sigmask(SIG_BLOCK, &all, nil)
-            engine.run()
+            Engine.threadMain(context!)
             return nil
         }, context)
         if rc == 0 {
             thread = id
             threadStarted.store(true, ordering: .releasing)
         } else {
+            forkGate.threadEnded()
             Unmanaged<Engine>.fromOpaque(context).release()
             logger.error("could not start the flush thread (pthread_create: \(rc))")
         }
+    }
+
+    /// The flush thread's body. Its reference to the engine keeps the engine alive for as long
+    /// as the thread runs, also after a shutdown that gave up on it.
+    private static func threadMain(_ context: UnsafeMutableRawPointer) {
+        let gate: ForkGate
+        do {
+            let engine = Unmanaged<Engine>.fromOpaque(context).takeRetainedValue()
+            gate = engine.forkGate
+            gate.bindToCurrentThread()
+            var all = sigset_t()
+            sigfillset(&all)
+            pthread_sigmask(SIG_BLOCK, &all, nil)
+            engine.run()
+        }
+        gate.threadEnded()
     }
 
     private func run() {
@@ -314,6 +386,7 @@ public final class Engine: @unchecked Sendable {
             for job in started { current.start(request(for: job)) }
             let timeout = wakeAt.map { $0 > now ? min(($0 - now) / 1_000_000 + 1, 1000) : 0 } ?? 1000
             let answers = current.poll(timeoutMilliseconds: Int32(timeout))
+            passForkGate()
 
             lock.lock()
             if answers.isEmpty, !scheduler.isIdle || idleWaiters.isEmpty { continue }
@@ -347,6 +420,16 @@ public final class Engine: @unchecked Sendable {
         lock.broadcast()
         lock.unlock()
         idleDone()
+    }
+
+    /// The flush thread's fork safe point, right after each poll: it holds no lock and runs no
+    /// libcurl, TLS or Swift runtime code here, so it parks here while a fork is in progress.
+    private func passForkGate() {
+        let forksWithoutSafePoint = forkGate.pass()
+        guard forksWithoutSafePoint > 0 else { return }
+        logger.warning(
+            "fork() went ahead before the flush thread reached a safe point",
+            metadata: ["forks": "\(forksWithoutSafePoint)", "waitedSeconds": "\(Double(ForkGate.safePointWait) / 1e9)"])
     }
 
     private func request(for job: Job) -> OutgoingRequest {
@@ -508,6 +591,7 @@ public final class Engine: @unchecked Sendable {
     /// a fresh queue, transport and thread. The parent's queue stays the parent's to send.
     func resetAfterFork() {
         lock.reinitializeAfterFork()
+        forkGate.resetInChild()
         transport.abandonAfterFork()
         transport = makeTransport()
         scheduler = Scheduler(configuration: configuration)
@@ -522,14 +606,24 @@ public final class Engine: @unchecked Sendable {
         intake.resetAfterFork(closed: phase != .running)
     }
 
+    /// Before `fork()`, first step: tells the flush thread to park at its next safe point and
+    /// wakes it out of its poll so it gets there now.
+    func announceFork() {
+        forkGate.forkBegins()
+        transport.wakeup()
+    }
+
+    /// Before `fork()`, once the flush thread is at a safe point (or the wait for it ended).
     func lockForFork() {
         lock.lock()
         intake.lockForFork()
     }
 
+    /// In the parent after `fork()`.
     func unlockAfterFork() {
         intake.unlockAfterFork()
         lock.unlock()
+        forkGate.forkEnded()
     }
 
     /// At process exit: a bounded flush, unless called from the flush thread itself.

@@ -37,10 +37,15 @@ enum ProcessHooks {
         engines.compactMap(\.engine)
     }
 
-    /// Holds every engine's lock across `fork()`, so the child sees consistent state.
+    /// Brings every flush thread to a safe point (bounded: ``ForkGate/safePointWait`` for all
+    /// together), then holds every engine's lock across `fork()`, so the child inherits no
+    /// lock a missing thread holds and sees consistent state.
     private static func prepareFork() {
         lock.lock()
         forkLocked = live()
+        forkLocked.forEach { $0.announceFork() }
+        let deadline = Clock.monotonicNanoseconds() &+ ForkGate.safePointWait
+        forkLocked.forEach { $0.forkGate.awaitSafePoint(until: deadline) }
         forkLocked.forEach { $0.lockForFork() }
     }
 

@@ -25,6 +25,17 @@ final class ConditionLock: @unchecked Sendable {
     func lock() { pthread_mutex_lock(mutex) }
     func unlock() { pthread_mutex_unlock(mutex) }
 
+    /// Takes the lock unless `deadline` (monotonic ns) passes first; says whether it did. For
+    /// waits that must end by their own deadline whatever the lock's holder does.
+    func lock(untilMonotonic deadline: UInt64) -> Bool {
+        var pause = timespec(tv_sec: 0, tv_nsec: 100_000)
+        while pthread_mutex_trylock(mutex) != 0 {
+            if Clock.monotonicNanoseconds() >= deadline { return false }
+            nanosleep(&pause, nil)
+        }
+        return true
+    }
+
     /// Runs `body` holding the lock.
     func withLock<T>(_ body: () throws -> T) rethrows -> T {
         lock()

@@ -6,7 +6,10 @@ import himetrica
 from himetrica.wsgi import HimetricaMiddleware
 
 client = himetrica.Client(os.environ["HM_KEY"], endpoint=os.environ["HM_ENDPOINT"], rate_limit_track=None)
-client.track("preloaded", visitor_id="gunicorn-master")  # queued before the workers fork: sent once
+# Queued before the workers fork: sent once, by the master. HM_PRELOAD_EVENTS > 1 keeps the
+# master's flush thread busy while gunicorn forks.
+for n in range(int(os.environ.get("HM_PRELOAD_EVENTS", "1"))):
+    client.track("preloaded", visitor_id=f"gunicorn-master-{n % 50}", properties={"n": n})
 
 app = Flask(__name__)
 
