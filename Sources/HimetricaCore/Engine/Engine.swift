@@ -99,11 +99,15 @@ public final class Engine: @unchecked Sendable {
     /// - Parameter linked: an identity whose later requests must wait for this one (see
     ///   ``RequestBody/linkedIdentity(identity:traits:)``).
     public func enqueue(_ endpoint: Endpoint, identity: Identity, body: [UInt8], linked: Identity? = nil) throws(HimetricaError) {
+        // The thread starts before the call is queued, so a failed start refuses the call
+        // whole (nothing waits in a queue no thread will ever read).
+        if !threadStarted.load(ordering: .acquiring) {
+            let failure = lock.withLock { thread == nil && phase == .running ? startThread() : nil }
+            if let failure { throw failure }
+        }
         switch intake.push(endpoint, identity: identity, body: body, linked: linked, now: clock.monotonicNanoseconds()) {
         case .accepted(let first):
-            if !threadStarted.load(ordering: .acquiring) {
-                lock.withLock { if thread == nil, phase == .running { startThread() } }
-            } else if first {
+            if first {
                 // The flush thread takes a shard's calls all at once: only the first after
                 // that needs to tell it (later ones find it knowing).
                 transport.wakeup()
@@ -145,6 +149,10 @@ public final class Engine: @unchecked Sendable {
         case nil:
             break
         }
+        if thread == nil, let failure = startThread() {
+            lock.unlock()
+            return done(.failure(failure))
+        }
         var waiters = lookupWaiters[visitorId] ?? []
         if waiters.isEmpty, !scheduler.enqueueLookup(visitorId: visitorId, now: now) {
             lock.unlock()
@@ -163,6 +171,12 @@ public final class Engine: @unchecked Sendable {
         lock.lock()
         takeIntake()
         if (scheduler.isIdle && reportsRunning == 0) || phase == .stopped {
+            let pending = scheduler.pendingEvents
+            lock.unlock()
+            return done(FlushResult(pending: pending))
+        }
+        if thread == nil, phase == .running, startThread() != nil {
+            // No thread will end this wait: report what is pending now.
             let pending = scheduler.pendingEvents
             lock.unlock()
             return done(FlushResult(pending: pending))
@@ -257,7 +271,7 @@ public final class Engine: @unchecked Sendable {
     private func startThreadAndRequestWake(force: Bool = false) -> Bool {
         if thread == nil {
             // Only a running engine gets a thread; a stopping one already has its last.
-            if phase == .running { startThread() }
+            if phase == .running { _ = startThread() }
             return false
         }
         guard force || !wakeRequested else { return false }
@@ -265,7 +279,9 @@ public final class Engine: @unchecked Sendable {
         return true
     }
 
-    private func startThread() {
+    /// Starts the flush thread; returns the error when the system refuses (the failure is
+    /// logged too). Call holding the lock, with no thread running.
+    private func startThread() -> HimetricaError? {
         var attributes = pthread_attr_t()
         pthread_attr_init(&attributes)
         defer { pthread_attr_destroy(&attributes) }
@@ -279,13 +295,15 @@ public final class Engine: @unchecked Sendable {
             engine.run()
             return nil
         }, context)
-        if rc == 0 {
-            thread = id
-            threadStarted.store(true, ordering: .releasing)
-        } else {
+        guard rc == 0 else {
             Unmanaged<Engine>.fromOpaque(context).release()
-            logger.error("could not start the flush thread (pthread_create: \(rc))")
+            let message = "could not start the flush thread (pthread_create: \(String(cString: strerror(rc))))"
+            logger.error("\(message)")
+            return .system(message)
         }
+        thread = id
+        threadStarted.store(true, ordering: .releasing)
+        return nil
     }
 
     private func run() {
@@ -574,10 +592,4 @@ public final class Engine: @unchecked Sendable {
         }
         return out
     }
-}
-
-/// The toolkit's version.
-public enum Version {
-    /// Semantic version of this build.
-    public static let string = "0.1.0"
 }
