@@ -75,10 +75,12 @@ PROCESS_NOTES = """\
  * Threads. Every function may be called from any thread. A client is thread-safe: several
  * threads may track, identify, look up user ids and read counters on one client at once
  * (each calling thread queues into a small queue of its own, so they do not wait for each
- * other). Configure an hm_config from one thread at a time. hm_last_error() is per thread.
- * Callbacks (delivery, log) run on the client's flush thread, never inside a caller's call,
- * except a few log lines logged on the calling thread (queue full, a failed thread start);
- * a callback must not call hm_shutdown() or hm_client_free() on its own client.
+ * other). Configure an hm_config from one thread at a time. hm_client_free() must be the
+ * last call on its client: no other thread may still be using it. hm_last_error() is per
+ * thread. Callbacks (delivery, log) run on the client's flush thread, except a few log lines
+ * that come from the call that caused them (queue full, a failed thread start) and what a
+ * shutdown drops when the flush thread never started (reported on the calling thread). A
+ * callback must not call hm_shutdown() or hm_client_free() on its own client.
  *
  * The flush thread. Each client has one, started by its first call (not by hm_client_new()),
  * with every signal blocked. If the system refuses it (pthread_create fails), that call returns
@@ -95,13 +97,14 @@ PROCESS_NOTES = """\
  *
  * libcurl. The library sends with libcurl (libcurl.so.4) and calls
  * curl_global_init(CURL_GLOBAL_DEFAULT) once, when the first client is created, and never
- * curl_global_cleanup(). In libcurl 7.x curl_global_init is not thread-safe: a program that
- * also uses libcurl should call curl_global_init itself before creating a client or starting
- * threads (libcurl counts the calls, so both calls are fine).
+ * curl_global_cleanup(). curl_global_init is thread-safe only in a libcurl that reports
+ * CURL_VERSION_THREADSAFE (7.84 and later); with an older one, a program that also uses
+ * libcurl should call curl_global_init itself before creating a client or starting threads
+ * (libcurl counts the calls, so both are fine).
  *
  * Versions. HM_VERSION_NUM is the version of this header; hm_version_number() that of the
- * library a program runs with. The soname carries the major version (libhimetrica.so.0) and
- * every symbol the version node HIMETRICA_0: within a major version the ABI only grows.
+ * library a program runs with. The soname carries the major version (libhimetrica.so.{major})
+ * and every symbol the version node HIMETRICA_{major}: within a major version the ABI only grows.
  */
 """
 
@@ -309,7 +312,7 @@ def header(root, swift_header):
 /** The version as one number, 0xXXYYZZ, for comparisons: compare with hm_version_number(). */
 #define HM_VERSION_NUM 0x{number:06x}
 
-{PROCESS_NOTES}
+{PROCESS_NOTES.format(major=major)}
 #if defined(__clang__)
 #define HM_NULLABLE _Nullable
 #define HM_NONNULL _Nonnull
