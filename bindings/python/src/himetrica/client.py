@@ -12,7 +12,7 @@ from ctypes import Structure, byref, c_size_t, c_uint64, c_void_p, sizeof, strin
 from typing import TYPE_CHECKING, Any, NamedTuple, Optional, Union
 
 from . import _native
-from ._constants import LOG_LEVELS, STATS, STATUS
+from ._constants import LOG_LEVELS, OPTIONS, STATS, STATUS
 from ._json import _SCALARS, _STR, _fast, encode_object, instance_of, iso8601
 from .errors import HimetricaError, ShutDownError, ValidationError, error_for
 
@@ -230,9 +230,10 @@ def _milliseconds(timeout: float | None) -> int:
 def _option_text(name: str, value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    if value is None and name.startswith("rate_limit_"):
+    kind = OPTIONS.get(name)
+    if value is None and kind == "rate":
         return "none"
-    if isinstance(value, tuple) and len(value) == 2:
+    if isinstance(value, tuple) and len(value) == 2 and kind == "rate":
         count, seconds = value
         return f"{int(count)}/{float(seconds):g}"
     if instance_of(value, "datetime", "timedelta"):
