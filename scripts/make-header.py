@@ -17,6 +17,8 @@ One source for each fact, every copy generated from it:
 - Configuration.set(option:value:) (Sources/HimetricaCore/Configuration.swift): the option
   names (and kinds) of the bindings.
 - The @c enums hm_status and hm_log_level: the bindings' status codes and log levels.
+The README's configuration table and counter list are written by hand; `check` fails when
+they name other options or counters than the sources.
 
 usage:
   make-header.py sources            writes what the Swift build reads (Version.swift, the
@@ -494,6 +496,26 @@ def with_version(root, path, pattern):
     return new
 
 
+# ---- the README's lists (written by people, checked here) ------------------------------------
+
+
+def readme_drift(root):
+    """What the README's configuration table and counter list lack or list in excess."""
+    text = read(root, "README.md")
+    table = text[text.index("## Configuration"):]
+    table = table[: table.index("\n\n", table.index("| option"))]
+    listed = set(re.findall(r"^\| `(\w+)` \|", table, re.M))
+    known = {name for name, _, _ in options(root)}
+    counters = re.search(r"counters \(((?:`\w+`,?\s*)+)\)", text)
+    named = re.findall(r"`(\w+)`", counters.group(1)) if counters else []
+    problems = []
+    if listed != known:
+        problems.append(f"README.md's configuration table: missing {sorted(known - listed)}, unknown {sorted(listed - known)}")
+    if named != [name for name, _, _ in stats(root)]:
+        problems.append(f"README.md's counter list {named} is not Stats.named's {[n for n, _, _ in stats(root)]}")
+    return problems
+
+
 # ---- main -----------------------------------------------------------------------------------
 
 
@@ -530,8 +552,13 @@ def main():
         else:
             target.write_text(content)  # only when changed, so builds are not redone for nothing
             print(f"make-header: wrote {path}")
+    problems = readme_drift(root) if swift_header else []
+    for problem in problems:
+        print(f"make-header: {problem}", file=sys.stderr)
     if stale:
         sys.exit("stale generated files (run 'make header' and commit them): " + ", ".join(stale))
+    if problems and mode == "check":
+        sys.exit("README.md lists options or counters the Swift sources do not have (or misses some)")
 
 
 if __name__ == "__main__":
