@@ -103,7 +103,7 @@ public final class Engine: @unchecked Sendable {
         // whole (nothing waits in a queue no thread will ever read).
         if !threadStarted.load(ordering: .acquiring) {
             let failure = lock.withLock { thread == nil && phase == .running ? startThread() : nil }
-            if let failure { throw failure }
+            if let failure { throw reported(failure) }
         }
         switch intake.push(endpoint, identity: identity, body: body, linked: linked, now: clock.monotonicNanoseconds()) {
         case .accepted(let first):
@@ -151,7 +151,7 @@ public final class Engine: @unchecked Sendable {
         }
         if thread == nil, let failure = startThread() {
             lock.unlock()
-            return done(.failure(failure))
+            return done(.failure(reported(failure)))
         }
         var waiters = lookupWaiters[visitorId] ?? []
         if waiters.isEmpty, !scheduler.enqueueLookup(visitorId: visitorId, now: now) {
@@ -160,7 +160,7 @@ public final class Engine: @unchecked Sendable {
         }
         waiters.append((now &+ timeout.nanoseconds, done))
         lookupWaiters[visitorId] = waiters
-        let wake = startThreadAndRequestWake(force: true)
+        let wake = requestWake(force: true)
         lock.unlock()
         if wake { transport.wakeup() }
     }
@@ -175,14 +175,15 @@ public final class Engine: @unchecked Sendable {
             lock.unlock()
             return done(FlushResult(pending: pending))
         }
-        if thread == nil, phase == .running, startThread() != nil {
+        if thread == nil, phase == .running, let failure = startThread() {
             // No thread will end this wait: report what is pending now.
             let pending = scheduler.pendingEvents
             lock.unlock()
+            _ = reported(failure)
             return done(FlushResult(pending: pending))
         }
         idleWaiters.append((clock.monotonicNanoseconds() &+ timeout.nanoseconds, done))
-        let wake = startThreadAndRequestWake(force: true)
+        let wake = requestWake(force: true)
         lock.unlock()
         if wake { transport.wakeup() }
     }
@@ -266,21 +267,16 @@ public final class Engine: @unchecked Sendable {
 
     // MARK: The flush thread
 
-    /// Starts the flush thread if needed and says whether the caller should wake it (at most
-    /// once per loop turn, so a burst of calls costs one wakeup). Call holding the lock.
-    private func startThreadAndRequestWake(force: Bool = false) -> Bool {
-        if thread == nil {
-            // Only a running engine gets a thread; a stopping one already has its last.
-            if phase == .running { _ = startThread() }
-            return false
-        }
-        guard force || !wakeRequested else { return false }
+    /// Says whether the caller should wake the flush thread (at most once per loop turn, so a
+    /// burst of calls costs one wakeup); never while there is no thread. Call holding the lock.
+    private func requestWake(force: Bool = false) -> Bool {
+        guard thread != nil, force || !wakeRequested else { return false }
         wakeRequested = true
         return true
     }
 
-    /// Starts the flush thread; returns the error when the system refuses (the failure is
-    /// logged too). Call holding the lock, with no thread running.
+    /// Starts the flush thread; returns the error when the system refuses. Call holding the
+    /// lock, with no thread running, and pass a failure to ``reported(_:)`` once unlocked.
     private func startThread() -> HimetricaError? {
         var attributes = pthread_attr_t()
         pthread_attr_init(&attributes)
@@ -297,13 +293,18 @@ public final class Engine: @unchecked Sendable {
         }, context)
         guard rc == 0 else {
             Unmanaged<Engine>.fromOpaque(context).release()
-            let message = "could not start the flush thread (pthread_create: \(String(cString: strerror(rc))))"
-            logger.error("\(message)")
-            return .system(message)
+            return .system("could not start the flush thread (pthread_create: \(String(cString: strerror(rc))))")
         }
         thread = id
         threadStarted.store(true, ordering: .releasing)
         return nil
+    }
+
+    /// Logs a failed thread start and returns it. Call without the lock: a log callback may
+    /// call back into the engine (to read its counters, say).
+    private func reported(_ failure: HimetricaError) -> HimetricaError {
+        logger.error("\(failure.description)")
+        return failure
     }
 
     private func run() {

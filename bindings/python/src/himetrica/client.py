@@ -54,7 +54,9 @@ _LOGGER_NAME = "himetrica"
 # ERROR 40, CRITICAL 50; trace and notice sit between.
 _PY_LEVELS = {
     LOG_LEVELS[name]: py
-    for name, py in (("trace", 5), ("debug", 10), ("info", 20), ("notice", 25), ("warning", 30), ("error", 40), ("critical", 50))
+    for name, py in (
+        ("trace", 5), ("debug", 10), ("info", 20), ("notice", 25), ("warning", 30), ("error", 40), ("critical", 50)
+    )
 }
 _CORE_WARNING = LOG_LEVELS["warning"]
 
