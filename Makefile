@@ -9,6 +9,11 @@ PREFIX  ?= /usr/local
 CC      ?= cc
 BUILD   := build
 TRIPLE  := $(shell uname -m)-unknown-linux-gnu
+# The one version (VERSION) names the library: libhimetrica.so.0.1.0, its soname
+# libhimetrica.so.0 (the major version), and libhimetrica.so for linking.
+VERSION := $(shell cat VERSION)
+SONAME  := libhimetrica.so.$(firstword $(subst ., ,$(VERSION)))
+LIBFILE := libhimetrica.so.$(VERSION)
 LIB     := $(BUILD)/lib/libhimetrica.so
 RELEASE := .build/release
 SWIFT_HEADER := .build/$(TRIPLE)/release/HimetricaC.build/include/HimetricaC-Swift.h
@@ -27,26 +32,36 @@ build: deps
 
 # The C library, self-contained: the Swift runtime linked in statically, only hm_* exported.
 lib: deps
+	python3 scripts/make-header.py sources
 	$(SWIFT) build -c release --product HimetricaC -Xswiftc -static-stdlib \
-	  -Xlinker --version-script=$(CURDIR)/scripts/exports.map -Xlinker -soname=libhimetrica.so
+	  -Xlinker --version-script=$(CURDIR)/scripts/exports.map -Xlinker -soname=$(SONAME)
 	mkdir -p $(BUILD)/lib $(BUILD)/include $(BUILD)/lib/pkgconfig
-	cp $(RELEASE)/libHimetricaC.so $(LIB)
-	strip --strip-unneeded $(LIB)
+	rm -f $(BUILD)/lib/libhimetrica.so*
+	cp $(RELEASE)/libHimetricaC.so $(BUILD)/lib/$(LIBFILE)
+	strip --strip-unneeded $(BUILD)/lib/$(LIBFILE)
+	ln -s $(LIBFILE) $(BUILD)/lib/$(SONAME)
+	ln -s $(SONAME) $(LIB)
 	cp include/himetrica.h $(BUILD)/include/
-	sed -e 's|@PREFIX@|$(CURDIR)/$(BUILD)|' scripts/himetrica.pc.in > $(BUILD)/lib/pkgconfig/himetrica.pc
+	sed -e 's|@PREFIX@|$(CURDIR)/$(BUILD)|' -e 's|@VERSION@|$(VERSION)|' scripts/himetrica.pc.in > $(BUILD)/lib/pkgconfig/himetrica.pc
 
+# Writes include/himetrica.h and the bindings' constants (Python, Node, index.d.ts) from the
+# Swift sources and VERSION (scripts/make-header.py says which file comes from what).
 header: lib
-	python3 scripts/make-header.py $(SWIFT_HEADER) Sources/HimetricaCTypes/include/himetrica_types.h include/himetrica.h
+	python3 scripts/make-header.py all $(SWIFT_HEADER)
 
-# Fails when include/himetrica.h is not what the Swift sources generate.
+# Fails when a generated file (the header, a binding's constants, a version field) is stale;
+# checks that the check itself catches drift, that the header compiles as C99 and C++, and
+# that the library carries its soname and symbol version.
 check-header: lib
-	python3 scripts/make-header.py $(SWIFT_HEADER) Sources/HimetricaCTypes/include/himetrica_types.h $(BUILD)/himetrica.h.fresh
-	@diff -u include/himetrica.h $(BUILD)/himetrica.h.fresh || \
-	  (echo "include/himetrica.h is stale: run 'make header' and commit it" >&2; exit 1)
+	python3 scripts/make-header.py check $(SWIFT_HEADER)
+	scripts/test-make-header.sh $(SWIFT_HEADER)
 	for std in "gcc -x c -std=c99" "g++ -x c++ -std=c++11" "clang -x c -std=c99" "clang++ -x c++ -std=c++11"; do \
 	  echo '#include "himetrica.h"' | $$std $(CWARN) -Iinclude -fsyntax-only - || exit 1; \
 	done
-	@echo "header: up to date; compiles as C99 and C++ with $(CWARN)"
+	readelf -d $(LIB) | grep -q 'Library soname: \[$(SONAME)\]' || (echo "$(LIB): soname is not $(SONAME)" >&2; exit 1)
+	readelf --dyn-syms -W $(LIB) | grep -q ' hm_track@@HIMETRICA_$(subst libhimetrica.so.,,$(SONAME))$$' || \
+	  (echo "$(LIB): hm_* symbols lack the version node HIMETRICA_$(subst libhimetrica.so.,,$(SONAME))" >&2; exit 1)
+	@echo "header and bindings' constants: up to date; compiles as C99 and C++ with $(CWARN); soname $(SONAME)"
 
 # Every suite runs through scripts/run-logged.sh: its output is kept in $(LOGS) (and timed in
 # $(LOGS)/times.txt), and scan-secrets then fails if a test key appears in any of it.
@@ -132,9 +147,11 @@ bench-smoke: lib node
 
 install: lib
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
-	install -m 0755 $(LIB) $(DESTDIR)$(PREFIX)/lib/libhimetrica.so
+	install -m 0755 $(BUILD)/lib/$(LIBFILE) $(DESTDIR)$(PREFIX)/lib/$(LIBFILE)
+	ln -sf $(LIBFILE) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/libhimetrica.so
 	install -m 0644 include/himetrica.h $(DESTDIR)$(PREFIX)/include/himetrica.h
-	sed -e 's|@PREFIX@|$(PREFIX)|' scripts/himetrica.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/himetrica.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' scripts/himetrica.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/himetrica.pc
 
 clean:
 	rm -rf $(BUILD) .build

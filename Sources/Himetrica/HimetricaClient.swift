@@ -140,7 +140,7 @@ public final class HimetricaClient: Sendable {
     public func shutdown(timeout: Duration = .seconds(5)) async -> FlushResult {
         await withCheckedContinuation { continuation in
             let engine = engine
-            Thread.detachBlocking { continuation.resume(returning: engine.shutdown(timeout: timeout.seconds)) }
+            Thread.runBlocking { continuation.resume(returning: engine.shutdown(timeout: timeout.seconds)) }
         }
     }
 
@@ -209,14 +209,33 @@ extension Duration {
 
 /// Runs blocking work on a new thread so it never occupies a Swift concurrency thread.
 enum Thread {
-    static func detachBlocking(_ work: @escaping @Sendable () -> Void) {
+    /// `pthread_create`'s shape, so a test can make starting a thread fail.
+    typealias Start = (
+        UnsafeMutablePointer<pthread_t>, UnsafePointer<pthread_attr_t>?,
+        @convention(c) (UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer?, UnsafeMutableRawPointer?
+    ) -> Int32
+
+    /// Runs `work` on a new thread, or on this one when the system refuses a thread: `work`
+    /// always runs exactly once, so a caller waiting for what it does is never left waiting.
+    static func runBlocking(_ work: @escaping @Sendable () -> Void, start: Start = pthread_create) {
+        if detachBlocking(work, start: start) != 0 { work() }
+    }
+
+    /// Starts `work` on a new, detached thread. Returns 0, or `pthread_create`'s error when no
+    /// thread could be started (then `work` has not run and never will).
+    static func detachBlocking(_ work: @escaping @Sendable () -> Void, start: Start = pthread_create) -> Int32 {
         final class Box { let work: @Sendable () -> Void; init(_ w: @escaping @Sendable () -> Void) { work = w } }
         var thread = pthread_t()
         let box = Unmanaged.passRetained(Box(work)).toOpaque()
-        pthread_create(&thread, nil, { raw in
+        let rc = start(&thread, nil, { raw in
             Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue().work()
             return nil
         }, box)
+        guard rc == 0 else {
+            Unmanaged<Box>.fromOpaque(box).release()
+            return rc
+        }
         pthread_detach(thread)
+        return 0
     }
 }

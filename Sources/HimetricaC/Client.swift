@@ -181,6 +181,14 @@ final class ClientBox {
     }
 }
 
+/// `secret_key` as the library shows a key in any output (`hm_sk_...` and its last four
+/// characters at most; less for a short key), for bindings and programs that print which key
+/// they use. Returns a new string to free with hm_string_free(), or NULL for NULL.
+@c public func hm_secret_key_masked(_ secret_key: UnsafePointer<CChar>?) -> UnsafeMutablePointer<CChar>? {
+    guard let secret_key else { return nil }
+    return strdup(SecretKey.masked(String(cString: secret_key)))
+}
+
 /// Frees a string returned by the library. NULL is ignored.
 @c public func hm_string_free(_ string: UnsafeMutablePointer<CChar>?) {
     free(string)
@@ -204,7 +212,36 @@ final class ClientBox {
     finish(client, out_pending) { $0.shutdown(timeout: Double(timeout_ms) / 1000) }
 }
 
-/// Reads counter `stat` (an hm_stat value) into `*out`.
+/// Reads every counter at one instant into `*stats`, so they agree with each other (queued ==
+/// delivered + rejected + gave_up + dropped + queue_depth + in_flight). Set
+/// `stats->size = sizeof(hm_stats)` first: the library fills each counter that fits in
+/// `size`, sets those it does not know (from a newer header) to 0, and writes nothing past
+/// `size`, so programs built against an older or newer header keep working. A `size` smaller
+/// than one counter, or larger than 64 KB, returns HM_ERR_INVALID_ARGUMENT.
+@c public func hm_stats_snapshot(_ client: UnsafeMutablePointer<hm_client>?, _ stats: UnsafeMutablePointer<hm_stats>?) -> hm_status {
+    do throws(ValidationError) {
+        let engine = try ClientBox.from(client).engine
+        guard let stats else { throw ValidationError(field: "stats", rule: "must not be NULL") }
+        // The struct is `size_t size` and then one uint64_t per counter, in Stats.named's order.
+        let first = (MemoryLayout<Int>.size + 7) & ~7
+        let size = stats.pointee.size
+        guard size >= first + 8, size <= 65536 else {
+            throw ValidationError(field: "stats.size", rule: "must be set to sizeof(hm_stats)")
+        }
+        let counters = engine.stats.named
+        let raw = UnsafeMutableRawPointer(stats)
+        for index in 0..<(size - first) / 8 {
+            let value = index < counters.count ? counters[index].value : 0
+            raw.storeBytes(of: value, toByteOffset: first + 8 * index, as: UInt64.self)
+        }
+        return LastError.ok()
+    } catch {
+        return LastError.fail(error)
+    }
+}
+
+/// Reads counter `stat` (an hm_stat value) into `*out`. Each call reads the counters anew:
+/// use hm_stats_snapshot() for several that must agree.
 @c public func hm_stats_get(
     _ client: UnsafeMutablePointer<hm_client>?, _ stat: Int32, _ out: UnsafeMutablePointer<UInt64>?
 ) -> hm_status {

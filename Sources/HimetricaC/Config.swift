@@ -20,15 +20,61 @@ final class ConfigBox {
     }
 }
 
+/// The level of a log line given to a log callback (hm_config_set_log_callback()).
+@c public enum hm_log_level: Int32 {
+    /// Each step of each request.
+    case HM_LOG_TRACE = 0
+    /// Details useful when looking into a problem.
+    case HM_LOG_DEBUG = 1
+    /// Normal events worth knowing (start, stop).
+    case HM_LOG_INFO = 2
+    /// Normal but significant events.
+    case HM_LOG_NOTICE = 3
+    /// Something is wrong but the library goes on (queue full, retries running out).
+    case HM_LOG_WARNING = 4
+    /// An operation failed (a request rejected, the flush thread could not start).
+    case HM_LOG_ERROR = 5
+    /// The client cannot work (the secret key was refused).
+    case HM_LOG_CRITICAL = 6
+}
+
+extension hm_log_level {
+    /// The C level of a swift-log level.
+    init(_ level: Logger.Level) {
+        switch level {
+        case .trace: self = .HM_LOG_TRACE
+        case .debug: self = .HM_LOG_DEBUG
+        case .info: self = .HM_LOG_INFO
+        case .notice: self = .HM_LOG_NOTICE
+        case .warning: self = .HM_LOG_WARNING
+        case .error: self = .HM_LOG_ERROR
+        case .critical: self = .HM_LOG_CRITICAL
+        }
+    }
+
+    /// The swift-log level of a C minimum level; values past either end are clamped.
+    static func loggerLevel(_ value: Int32) -> Logger.Level {
+        switch value {
+        case ...HM_LOG_TRACE.rawValue: .trace
+        case HM_LOG_DEBUG.rawValue: .debug
+        case HM_LOG_INFO.rawValue: .info
+        case HM_LOG_NOTICE.rawValue: .notice
+        case HM_LOG_WARNING.rawValue: .warning
+        case HM_LOG_ERROR.rawValue: .error
+        default: .critical
+        }
+    }
+}
+
 /// A C function called with each request's final outcome, and its user data.
 struct DeliveryCallback: @unchecked Sendable {
-    let function: @convention(c) (UnsafePointer<hm_delivery>?, UnsafeMutableRawPointer?) -> Void
+    let function: hm_delivery_callback
     let userData: UnsafeMutableRawPointer?
 }
 
 /// A C function receiving the library's log lines, and its user data.
 struct LogCallback: @unchecked Sendable {
-    let function: @convention(c) (Int32, UnsafePointer<CChar>?, UnsafeMutableRawPointer?) -> Void
+    let function: hm_log_callback
     let minimumLevel: Int32
     let userData: UnsafeMutableRawPointer?
 }
@@ -71,7 +117,7 @@ struct LogCallback: @unchecked Sendable {
 /// call hm_shutdown() or hm_client_free() on the same client. NULL removes it.
 @c public func hm_config_set_delivery_callback(
     _ config: UnsafeMutablePointer<hm_config>?,
-    _ callback: (@convention(c) (UnsafePointer<hm_delivery>?, UnsafeMutableRawPointer?) -> Void)?,
+    _ callback: hm_delivery_callback?,
     _ user_data: UnsafeMutableRawPointer?
 ) -> hm_status {
     guard let box = ConfigBox.from(config) else {
@@ -81,13 +127,14 @@ struct LogCallback: @unchecked Sendable {
     return LastError.ok()
 }
 
-/// Sends the library's log lines at `min_level` or above (0 trace, 1 debug, 2 info, 3 notice,
-/// 4 warning, 5 error, 6 critical) to `callback` instead of standard error. The message is
-/// valid only during the call; it never contains the secret key. NULL restores the default
-/// (warnings and above to standard error).
+/// Sends the library's log lines at `min_level` (an hm_log_level value, e.g. HM_LOG_WARNING)
+/// or above to `callback` instead of standard error; the callback's first argument is the
+/// line's hm_log_level. It runs on the thread that logs (mostly the flush thread). The message
+/// is valid only during the call; it never contains the secret key. NULL restores the default
+/// (HM_LOG_WARNING and above to standard error).
 @c public func hm_config_set_log_callback(
     _ config: UnsafeMutablePointer<hm_config>?,
-    _ callback: (@convention(c) (Int32, UnsafePointer<CChar>?, UnsafeMutableRawPointer?) -> Void)?,
+    _ callback: hm_log_callback?,
     _ min_level: Int32,
     _ user_data: UnsafeMutableRawPointer?
 ) -> hm_status {
@@ -109,7 +156,7 @@ struct CLogHandler: LogHandler {
     init(callback: LogCallback?, callouts: Callouts) {
         self.callback = callback
         self.callouts = callouts
-        logLevel = callback.map { Logger.Level.allCases[Int(max(0, min($0.minimumLevel, 6)))] } ?? .warning
+        logLevel = callback.map { hm_log_level.loggerLevel($0.minimumLevel) } ?? .warning
     }
 
     subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -118,7 +165,7 @@ struct CLogHandler: LogHandler {
     }
 
     func log(event: LogEvent) {
-        let level = Int32(Logger.Level.allCases.firstIndex(of: event.level) ?? 0)
+        let level = hm_log_level(event.level).rawValue
         if let callback {
             "\(event.message)".withCString { text in callouts.call { callback.function(level, text, callback.userData) } }
         } else {

@@ -26,6 +26,9 @@ import Glibc
     case HM_ERR_REJECTED = 7
     /// The server could not be reached within the retry budget.
     case HM_ERR_UNAVAILABLE = 8
+    /// The system refused a resource the library needs (its flush thread could not start);
+    /// nothing was queued. A later call tries again.
+    case HM_ERR_SYSTEM = 9
 }
 
 /// How a request ended, as given to a delivery callback.
@@ -40,28 +43,6 @@ import Glibc
     case HM_DROPPED = 3
 }
 
-/// A client counter, read with hm_stats_get().
-@c public enum hm_stat: Int32 {
-    /// Track and identify calls accepted by validation.
-    case HM_STAT_QUEUED = 0
-    /// Requests the server accepted (2xx).
-    case HM_STAT_DELIVERED = 1
-    /// Requests the server refused; never retried.
-    case HM_STAT_REJECTED = 2
-    /// Retry attempts made.
-    case HM_STAT_RETRIED = 3
-    /// Requests whose retry budget ran out.
-    case HM_STAT_GAVE_UP = 4
-    /// Requests refused because the queue was full, or abandoned at shutdown.
-    case HM_STAT_DROPPED = 5
-    /// 429 answers seen.
-    case HM_STAT_THROTTLED = 6
-    /// Requests being sent now.
-    case HM_STAT_IN_FLIGHT = 7
-    /// Requests waiting to be sent.
-    case HM_STAT_QUEUE_DEPTH = 8
-}
-
 extension hm_status {
     init(_ error: HimetricaError) {
         switch error {
@@ -73,13 +54,23 @@ extension hm_status {
         case .unauthorized: self = .HM_ERR_UNAUTHORIZED
         case .rejected: self = .HM_ERR_REJECTED
         case .unavailable: self = .HM_ERR_UNAVAILABLE
+        case .system: self = .HM_ERR_SYSTEM
         }
     }
 }
 
-/// The library's version, e.g. "0.1.0". A static string; do not free it.
+/// The library's version as text, e.g. "0.1.0" (HM_VERSION is the header's). A static string;
+/// do not free it.
 @c public func hm_version() -> UnsafePointer<CChar> {
     StaticStrings.version
+}
+
+/// The library's version as one number, 0xXXYYZZ for version XX.YY.ZZ (0x000100 is 0.1.0), to
+/// compare with HM_VERSION_NUM, the version of the header a program was compiled with: the
+/// library a program runs with must not be older than its header, and a different major
+/// version (HM_VERSION_MAJOR) means a different ABI.
+@c public func hm_version_number() -> UInt32 {
+    Version.number
 }
 
 /// A short description of `status`. A static string; do not free it.
@@ -108,7 +99,7 @@ enum StaticStrings {
     nonisolated(unsafe) static let statusNames: [Int: UnsafePointer<CChar>] = [
         0: make("ok"), 1: make("invalid argument"), 2: make("queue full"), 3: make("shut down"),
         4: make("timeout"), 5: make("not found"), 6: make("unauthorized"), 7: make("rejected"),
-        8: make("unavailable"),
+        8: make("unavailable"), 9: make("system error"),
     ]
     nonisolated(unsafe) static let statNames = Stats().named.map { make($0.name) }
     nonisolated(unsafe) static let outcomeNames = ["delivered", "rejected", "gave_up", "dropped"].map(make)

@@ -18,6 +18,9 @@ public enum HimetricaError: Error, Sendable, Equatable, CustomStringConvertible 
     case rejected(status: Int, message: String)
     /// No answer could be had within the retry budget.
     case unavailable(String)
+    /// The system refused the library a resource it needs (such as starting its flush thread);
+    /// nothing was queued.
+    case system(String)
 
     public var description: String {
         switch self {
@@ -29,6 +32,7 @@ public enum HimetricaError: Error, Sendable, Equatable, CustomStringConvertible 
         case .unauthorized: "the secret key was refused (401)"
         case .rejected(let status, let message): "rejected with HTTP \(status): \(message)"
         case .unavailable(let message): "the server could not be reached: \(message)"
+        case .system(let message): message
         }
     }
 }

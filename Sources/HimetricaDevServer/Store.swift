@@ -360,8 +360,13 @@ final class Store: Sendable {
 
 /// Handling of API keys in output.
 enum Keys {
-    /// `hm_sk_…` plus the key's last four characters: all inspection output ever shows of a key.
+    /// `hm_sk_…` plus the key's last four characters, or only `hm_sk_…` for a key shorter than
+    /// the prefix and eight more: all inspection output ever shows of a key. The same rule as
+    /// the SDK's `SecretKey.masked`, written here again because the dev server shares no code
+    /// with the SDK (it checks clients against the contract, not against their own code).
     static func mask(_ key: String) -> String {
-        "hm_sk_…" + key.suffix(4)
+        let prefix = "hm_sk_"
+        guard key.hasPrefix(prefix), key.count >= prefix.count + 8 else { return prefix + "…" }
+        return prefix + "…" + key.suffix(4)
     }
 }

@@ -6,6 +6,7 @@
 #include "devhttp.h"
 
 #include <curl/curl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,11 +43,92 @@ static hm_config *local_config(void) {
     return config;
 }
 
+/* The README's counter equation, on one snapshot. */
+static int balanced(const hm_stats *s) {
+    return s->queued == s->delivered + s->rejected + s->gave_up + s->dropped + s->queue_depth + s->in_flight;
+}
+
+static hm_stats snapshot(hm_client *c) {
+    hm_stats s;
+    memset(&s, 0xAB, sizeof s);
+    s.size = sizeof s;
+    expect(hm_stats_snapshot(c, &s), HM_OK, NULL, "stats snapshot");
+    return s;
+}
+
 /* ---- the tests ---- */
+
+/* The header's version macros agree with each other and with the library the test runs with. */
+static void test_version(void) {
+    char text[32];
+    snprintf(text, sizeof text, "%d.%d.%d", HM_VERSION_MAJOR, HM_VERSION_MINOR, HM_VERSION_PATCH);
+    CHECK(strcmp(text, HM_VERSION) == 0, "HM_VERSION \"%s\" is MAJOR.MINOR.PATCH (%s)", HM_VERSION, text);
+    CHECK(HM_VERSION_NUM == ((HM_VERSION_MAJOR << 16) | (HM_VERSION_MINOR << 8) | HM_VERSION_PATCH),
+          "HM_VERSION_NUM 0x%06x is 0xXXYYZZ", (unsigned)HM_VERSION_NUM);
+    CHECK(hm_version_number() == HM_VERSION_NUM, "hm_version_number() 0x%06x == HM_VERSION_NUM 0x%06x",
+          (unsigned)hm_version_number(), (unsigned)HM_VERSION_NUM);
+    CHECK(strcmp(hm_version(), HM_VERSION) == 0, "hm_version() \"%s\" == HM_VERSION", hm_version());
+}
+
+/* hm_stats, hm_stat and hm_stat_name() list the same counters in the same order. */
+static void test_stat_layout(void) {
+    const size_t first = offsetof(hm_stats, queued);
+    const int count = (int)((sizeof(hm_stats) - first) / sizeof(uint64_t));
+    for (int i = 0; i < count; i++) CHECK(hm_stat_name(i) != NULL, "hm_stat_name(%d) names a field of hm_stats", i);
+    CHECK(hm_stat_name(count) == NULL, "hm_stat_name(%d): hm_stats has every counter the library has", count);
+    CHECK(offsetof(hm_stats, queue_depth) == first + HM_STAT_QUEUE_DEPTH * sizeof(uint64_t) &&
+              strcmp(hm_stat_name(HM_STAT_QUEUE_DEPTH), "queue_depth") == 0 &&
+              offsetof(hm_stats, gave_up) == first + HM_STAT_GAVE_UP * sizeof(uint64_t) &&
+              strcmp(hm_stat_name(HM_STAT_GAVE_UP), "gave_up") == 0,
+          "hm_stat values are the fields' positions");
+}
+
+static void test_secret_key_masked(void) {
+    char *masked = hm_secret_key_masked("hm_sk_live_abcdefgh1234");
+    CHECK(masked && strcmp(masked, "hm_sk_\xe2\x80\xa6" "1234") == 0, "long key: %s", masked);
+    hm_string_free(masked);
+    masked = hm_secret_key_masked("hm_sk_abc1234");
+    CHECK(masked && strcmp(masked, "hm_sk_\xe2\x80\xa6") == 0, "a short key shows none of its own characters: %s",
+          masked);
+    hm_string_free(masked);
+    masked = hm_secret_key_masked("not_a_key_at_all_9876");
+    CHECK(masked && strcmp(masked, "hm_sk_\xe2\x80\xa6") == 0, "not a key: %s", masked);
+    hm_string_free(masked);
+    CHECK(hm_secret_key_masked(NULL) == NULL, "NULL gives NULL");
+}
+
+/* A caller built against an older header (a smaller hm_stats) or a newer one (a larger one). */
+static void test_snapshot_sizes(hm_client *c) {
+    struct { hm_stats known; uint64_t newer[2]; uint64_t guard; } big;
+    memset(&big, 0xAB, sizeof big);
+    big.known.size = sizeof big.known + sizeof big.newer;
+    expect(hm_stats_snapshot(c, &big.known), HM_OK, NULL, "snapshot into a larger struct");
+    CHECK(big.newer[0] == 0 && big.newer[1] == 0, "counters the library does not know read 0");
+    CHECK(big.guard == 0xABABABABABABABABull, "nothing written past size");
+    CHECK(balanced(&big.known), "a larger struct still balances");
+
+    hm_stats small;
+    memset(&small, 0xAB, sizeof small);
+    small.size = offsetof(hm_stats, rejected);
+    expect(hm_stats_snapshot(c, &small), HM_OK, NULL, "snapshot into an older, smaller struct");
+    CHECK(small.queued == big.known.queued && small.delivered == big.known.delivered, "its counters filled");
+    CHECK(small.rejected == 0xABABABABABABABABull, "nothing written past its size");
+
+    hm_stats tiny;
+    tiny.size = sizeof(size_t);
+    expect(hm_stats_snapshot(c, &tiny), HM_ERR_INVALID_ARGUMENT, "stats.size: must be set to sizeof(hm_stats)",
+           "snapshot with no room for a counter");
+    tiny.size = (size_t)-1;
+    expect(hm_stats_snapshot(c, &tiny), HM_ERR_INVALID_ARGUMENT, "stats.size: must be set to sizeof(hm_stats)",
+           "snapshot with a garbage size");
+    expect(hm_stats_snapshot(c, NULL), HM_ERR_INVALID_ARGUMENT, "stats: must not be NULL", "snapshot NULL");
+    expect(hm_stats_snapshot(NULL, &small), HM_ERR_INVALID_ARGUMENT, "client: must not be NULL", "snapshot NULL client");
+}
 
 static void test_static_strings(void) {
     CHECK(strlen(hm_version()) > 0, "version");
     CHECK(strcmp(hm_status_name(HM_ERR_QUEUE_FULL), "queue full") == 0, "status name");
+    CHECK(strcmp(hm_status_name(HM_ERR_SYSTEM), "system error") == 0, "status name of HM_ERR_SYSTEM");
     CHECK(strcmp(hm_status_name(999), "unknown") == 0, "unknown status name");
     CHECK(strcmp(hm_stat_name(HM_STAT_QUEUED), "queued") == 0, "stat name");
     CHECK(hm_stat_name(99) == NULL && hm_stat_name(-1) == NULL, "stat name past the end");
@@ -222,6 +304,10 @@ static void test_delivery(void) {
     hm_stats_get(c, HM_STAT_QUEUED, &queued);
     CHECK(delivered == 5 && queued == 5, "stats: %llu delivered of %llu queued", (unsigned long long)delivered,
           (unsigned long long)queued);
+    hm_stats s = snapshot(c);
+    CHECK(s.queued == 5 && s.delivered == 5 && s.in_flight == 0 && s.queue_depth == 0 && balanced(&s),
+          "snapshot: %llu queued, %llu delivered", (unsigned long long)s.queued, (unsigned long long)s.delivered);
+    test_snapshot_sizes(c);
 
     char *events = dev_get(dev_url, "/_dev/events");
     CHECK(occurrences(events, "\"seq\"") == 5, "the dev server accepted 5 requests: %s", events);
@@ -240,7 +326,7 @@ struct logs { int lines; int leaked; const char *secret; };
 
 static void on_log(int32_t level, const char *message, void *user) {
     struct logs *l = user;
-    if (level >= 4) l->lines++;
+    if (level >= HM_LOG_WARNING) l->lines++;
     if (strstr(message, l->secret)) l->leaked++;
 }
 
@@ -249,8 +335,10 @@ static void test_wrong_key(void) {
     struct outcomes o = {0};
     struct logs l = {0, 0, wrong};
     hm_config *config = local_config();
-    hm_config_set_delivery_callback(config, on_delivery, &o);
-    hm_config_set_log_callback(config, on_log, 4, &l);
+    hm_delivery_callback delivery_callback = on_delivery; /* the typedefs are the functions' types */
+    hm_log_callback log_callback = on_log;
+    hm_config_set_delivery_callback(config, delivery_callback, &o);
+    hm_config_set_log_callback(config, log_callback, HM_LOG_WARNING, &l);
     hm_client *c = NULL;
     expect(hm_client_new(wrong, config, &c), HM_OK, NULL, "client with a wrong key");
     hm_config_free(config);
@@ -274,11 +362,14 @@ static void test_queue_full(void) {
     hm_config_set(config, "queue_capacity", "2");
     hm_client *c = new_client(config);
     hm_config_free(config);
-    int full = 0;
+    int full = 0, unbalanced = 0;
     for (int i = 0; i < 50; i++) {
         hm_status s = hm_track(c, "burst", NULL, NULL, "v-burst", NULL, NULL, NULL);
         if (s == HM_ERR_QUEUE_FULL) full++;
+        hm_stats now = snapshot(c);
+        if (!balanced(&now)) unbalanced++;
     }
+    CHECK(unbalanced == 0, "every snapshot taken while sending balances (%d did not)", unbalanced);
     CHECK(full > 0, "a full queue refuses calls (%d refused)", full);
     uint64_t dropped = 0;
     hm_stats_get(c, HM_STAT_DROPPED, &dropped);
@@ -298,6 +389,9 @@ int main(void) {
     snprintf(dev_url, sizeof dev_url, "%s", url);
     curl_global_init(CURL_GLOBAL_DEFAULT);
 
+    test_version();
+    test_stat_layout();
+    test_secret_key_masked();
     test_static_strings();
     test_null_arguments();
     test_client_creation();

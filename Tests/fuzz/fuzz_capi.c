@@ -1,5 +1,5 @@
-/* libFuzzer target for the C entry points: hm_track, hm_identify, hm_user_id and
- * hm_config_set with fuzzed strings (built with clang -fsanitize=fuzzer,address by
+/* libFuzzer target for the C entry points: hm_track, hm_identify, hm_user_id, hm_config_set
+ * and hm_secret_key_masked with fuzzed strings (built with clang -fsanitize=fuzzer,address by
  * Tests/fuzz/run.sh, against libhimetrica).
  *
  * Input: byte 0 = the call (low 2 bits: 0 track, 1 identify, 2 user_id, 3 config_set) and
@@ -110,6 +110,13 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size) {
         if (s != HM_OK && s != HM_ERR_INVALID_ARGUMENT) abort();
         check_status_echo(s, args[0] ? strlen(args[0]) : 0);
         hm_config_free(config);
+        /* Any bytes as a key: the masked form is hm_sk_ and an ellipsis first, NULL only for NULL. */
+        char *masked = hm_secret_key_masked(args[2]);
+        if ((args[2] != NULL) != (masked != NULL) || (masked && strncmp(masked, "hm_sk_\xe2\x80\xa6", 9) != 0)) {
+            fprintf(stderr, "bad masked key: %s\n", masked ? masked : "(null)");
+            abort();
+        }
+        hm_string_free(masked);
         break;
     }
     }

@@ -197,10 +197,11 @@ int main(int argc, char **argv) {
     hm_status flushed = hm_flush(client, left > 1 ? (uint32_t)(left * 1000) : 1000, &pending);
     double duration = now() - start;
 
-    const char *stat_names[] = {"queued", "delivered", "rejected", "retried", "gave_up", "dropped",
-                                "throttled", "in_flight", "queue_depth"};
-    uint64_t stats[9] = {0};
-    for (int s = 0; s < 9; s++) hm_stats_get(client, s, &stats[s]);
+    /* Every counter from one snapshot, named by the library (hm_stat order is the fields' order). */
+    hm_stats snapshot;
+    memset(&snapshot, 0, sizeof snapshot);
+    snapshot.size = sizeof snapshot;
+    hm_stats_snapshot(client, &snapshot);
     hm_shutdown(client, 5000, NULL);
 
     printf("{\"duration\":%.3f,\"produce_seconds\":%.3f,\"flushed\":%s,\"pending\":%llu,", duration, produced,
@@ -211,7 +212,11 @@ int main(int argc, char **argv) {
            atomic_load(&log_lines), atomic_load(&outcomes[0]), atomic_load(&outcomes[1]), atomic_load(&outcomes[2]),
            atomic_load(&outcomes[3]));
     printf("\"stats\":{");
-    for (int s = 0; s < 9; s++) printf("%s\"%s\":%llu", s ? "," : "", stat_names[s], (unsigned long long)stats[s]);
+    for (int s = 0; hm_stat_name(s) && offsetof(hm_stats, queued) + (size_t)s * sizeof(uint64_t) < sizeof snapshot; s++) {
+        uint64_t value;
+        memcpy(&value, (const char *)&snapshot + offsetof(hm_stats, queued) + (size_t)s * sizeof value, sizeof value);
+        printf("%s\"%s\":%llu", s ? "," : "", hm_stat_name(s), (unsigned long long)value);
+    }
     printf("},\"identities\":{");
     int first = 1;
     for (long t = 0; t < threads; t++)

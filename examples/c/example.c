@@ -17,6 +17,11 @@ static int check(hm_status status, const char *what) {
 }
 
 int main(void) {
+    /* The library must be at least as new as the header this was compiled with. */
+    if (hm_version_number() < HM_VERSION_NUM) {
+        fprintf(stderr, "libhimetrica %s is older than its header (%s)\n", hm_version(), HM_VERSION);
+        return 1;
+    }
     const char *key = getenv("HIMETRICA_SECRET_KEY");
     const char *endpoint = getenv("HIMETRICA_ENDPOINT");
     hm_config *config = hm_config_new();
@@ -49,9 +54,9 @@ int main(void) {
 
     uint64_t pending = 0;
     failed |= check(hm_shutdown(client, 10000, &pending), "hm_shutdown");
-    uint64_t delivered = 0;
-    hm_stats_get(client, HM_STAT_DELIVERED, &delivered);
-    printf("delivered %llu requests, %llu left\n", (unsigned long long)delivered, (unsigned long long)pending);
+    hm_stats stats = {.size = sizeof stats};
+    hm_stats_snapshot(client, &stats);
+    printf("delivered %llu requests, %llu left\n", (unsigned long long)stats.delivered, (unsigned long long)pending);
     hm_client_free(client);
     return failed;
 }

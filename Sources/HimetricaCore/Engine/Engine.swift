@@ -104,11 +104,15 @@ public final class Engine: @unchecked Sendable {
     /// - Parameter linked: an identity whose later requests must wait for this one (see
     ///   ``RequestBody/linkedIdentity(identity:traits:)``).
     public func enqueue(_ endpoint: Endpoint, identity: Identity, body: [UInt8], linked: Identity? = nil) throws(HimetricaError) {
+        // The thread starts before the call is queued, so a failed start refuses the call
+        // whole (nothing waits in a queue no thread will ever read).
+        if !threadStarted.load(ordering: .acquiring) {
+            let failure = lock.withLock { thread == nil && phase == .running ? startThread() : nil }
+            if let failure { throw reported(failure) }
+        }
         switch intake.push(endpoint, identity: identity, body: body, linked: linked, now: clock.monotonicNanoseconds()) {
         case .accepted(let first):
-            if !threadStarted.load(ordering: .acquiring) {
-                lock.withLock { if thread == nil, phase == .running { startThread() } }
-            } else if first {
+            if first {
                 // The flush thread takes a shard's calls all at once: only the first after
                 // that needs to tell it (later ones find it knowing).
                 transport.wakeup()
@@ -150,6 +154,10 @@ public final class Engine: @unchecked Sendable {
         case nil:
             break
         }
+        if thread == nil, let failure = startThread() {
+            lock.unlock()
+            return done(.failure(reported(failure)))
+        }
         var waiters = lookupWaiters[visitorId] ?? []
         if waiters.isEmpty, !scheduler.enqueueLookup(visitorId: visitorId, now: now) {
             lock.unlock()
@@ -157,7 +165,7 @@ public final class Engine: @unchecked Sendable {
         }
         waiters.append((now &+ timeout.nanoseconds, done))
         lookupWaiters[visitorId] = waiters
-        let wake = startThreadAndRequestWake(force: true)
+        let wake = requestWake(force: true)
         lock.unlock()
         if wake { transport.wakeup() }
     }
@@ -172,8 +180,15 @@ public final class Engine: @unchecked Sendable {
             lock.unlock()
             return done(FlushResult(pending: pending))
         }
+        if thread == nil, phase == .running, let failure = startThread() {
+            // No thread will end this wait: report what is pending now.
+            let pending = scheduler.pendingEvents
+            lock.unlock()
+            _ = reported(failure)
+            return done(FlushResult(pending: pending))
+        }
         idleWaiters.append((clock.monotonicNanoseconds() &+ timeout.nanoseconds, done))
-        let wake = startThreadAndRequestWake(force: true)
+        let wake = requestWake(force: true)
         lock.unlock()
         if wake { transport.wakeup() }
     }
@@ -310,20 +325,17 @@ public final class Engine: @unchecked Sendable {
 
     // MARK: The flush thread
 
-    /// Starts the flush thread if needed and says whether the caller should wake it (at most
-    /// once per loop turn, so a burst of calls costs one wakeup). Call holding the lock.
-    private func startThreadAndRequestWake(force: Bool = false) -> Bool {
-        if thread == nil {
-            // Only a running engine gets a thread; a stopping one already has its last.
-            if phase == .running { startThread() }
-            return false
-        }
-        guard force || !wakeRequested else { return false }
+    /// Says whether the caller should wake the flush thread (at most once per loop turn, so a
+    /// burst of calls costs one wakeup); never while there is no thread. Call holding the lock.
+    private func requestWake(force: Bool = false) -> Bool {
+        guard thread != nil, force || !wakeRequested else { return false }
         wakeRequested = true
         return true
     }
 
-    private func startThread() {
+    /// Starts the flush thread; returns the error when the system refuses. Call holding the
+    /// lock, with no thread running, and pass a failure to ``reported(_:)`` once unlocked.
+    private func startThread() -> HimetricaError? {
         var attributes = pthread_attr_t()
         pthread_attr_init(&attributes)
         defer { pthread_attr_destroy(&attributes) }
@@ -334,14 +346,21 @@ public final class Engine: @unchecked Sendable {
             Engine.threadMain(context!)
             return nil
         }, context)
-        if rc == 0 {
-            thread = id
-            threadStarted.store(true, ordering: .releasing)
-        } else {
+        guard rc == 0 else {
             forkGate.threadEnded()
             Unmanaged<Engine>.fromOpaque(context).release()
-            logger.error("could not start the flush thread (pthread_create: \(rc))")
+            return .system("could not start the flush thread (pthread_create: \(String(cString: strerror(rc))))")
         }
+        thread = id
+        threadStarted.store(true, ordering: .releasing)
+        return nil
+    }
+
+    /// Logs a failed thread start and returns it. Call without the lock: a log callback may
+    /// call back into the engine (to read its counters, say).
+    private func reported(_ failure: HimetricaError) -> HimetricaError {
+        logger.error("\(failure.description)")
+        return failure
     }
 
     /// The flush thread's body. Its reference to the engine keeps the engine alive for as long
@@ -668,10 +687,4 @@ public final class Engine: @unchecked Sendable {
         }
         return out
     }
-}
-
-/// The toolkit's version.
-public enum Version {
-    /// Semantic version of this build.
-    public static let string = "0.1.0"
 }

@@ -8,33 +8,23 @@ const util = require('node:util');
 const path = require('node:path');
 
 const native = require(path.join(__dirname, '..', 'build', 'himetrica.node'));
+const { STATUS, LOG_LEVELS, STATS, OPTIONS } = require('./constants.js');
 
 // ------------------------------------------------------------------ errors
 
-const STATUS = {
-  OK: 0,
-  INVALID_ARGUMENT: 1,
-  QUEUE_FULL: 2,
-  SHUT_DOWN: 3,
-  TIMEOUT: 4,
-  NOT_FOUND: 5,
-  UNAUTHORIZED: 6,
-  REJECTED: 7,
-  UNAVAILABLE: 8,
-};
 const STATUS_CODE = Object.fromEntries(Object.entries(STATUS).map(([k, v]) => [v, `HM_ERR_${k}`]));
 
 const KEY_PATTERN = /hm_sk_[A-Za-z0-9_-]*/g;
 
-/** `hm_sk_…abcd`: the most of a secret key any output shows. */
+/** `hm_sk_…abcd`: the most of a secret key any output shows (the core's one rule). */
 function maskKey(key) {
   if (typeof key !== 'string' || key.length === 0) return null;
-  return `hm_sk_…${key.slice(-4)}`;
+  return native.maskKey(key);
 }
 
 /** Messages come from the core, which never includes the key; this is a second guard. */
 function scrub(message) {
-  return String(message).replace(KEY_PATTERN, (k) => (k.length > 10 ? maskKey(k) : k));
+  return String(message).replace(KEY_PATTERN, (k) => (k.length > 'hm_sk_'.length ? maskKey(k) : k));
 }
 
 class HimetricaError extends Error {
@@ -182,28 +172,9 @@ const RATE = (v) => {
 };
 const BOOL = (v) => (v === true || v === 'true' || v === 1 ? 'true' : v === false || v === 'false' || v === 0 ? 'false' : String(v));
 
-const OPTIONS = {
-  endpoint: ['endpoint', String],
-  queueCapacity: ['queue_capacity', INT],
-  maxInFlight: ['max_in_flight', INT],
-  maxAttempts: ['max_attempts', INT],
-  maxRetryAge: ['max_retry_age', MS],
-  retryBaseDelay: ['retry_base_delay', MS],
-  retryMaxDelay: ['retry_max_delay', MS],
-  connectTimeout: ['connect_timeout', MS],
-  requestTimeout: ['request_timeout', MS],
-  exitFlushTimeout: ['exit_flush_timeout', MS],
-  userIdCacheCapacity: ['user_id_cache_capacity', INT],
-  notFoundCacheSeconds: ['not_found_cache_seconds', INT],
-  maxResponseBytes: ['max_response_bytes', INT],
-  caFile: ['ca_file', String],
-  allowInsecureHttp: ['allow_insecure_http', BOOL],
-  rateLimitTrack: ['rate_limit_track', RATE],
-  rateLimitIdentify: ['rate_limit_identify', RATE],
-  rateLimitUserId: ['rate_limit_user_id', RATE],
-};
+// How each kind of option (constants.js, from the core's parser) is written for the core.
+const CONVERT = { integer: INT, seconds: MS, number: String, boolean: BOOL, rate: RATE, string: String };
 const NOT_CORE = new Set(['secretKey', 'onDelivery', 'logger', 'logLevel']);
-const LOG_LEVELS = { trace: 0, debug: 1, info: 2, notice: 3, warning: 4, error: 5, critical: 6 };
 const snake = (s) => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 const camel = (s) => s.replace(/_([a-z])/g, (_, c) => c.toUpperCase());
 
@@ -213,7 +184,7 @@ function optionPairs(options) {
     if (NOT_CORE.has(name) || value === undefined) continue;
     const known = OPTIONS[name];
     // Unknown names go to the core in snake_case, which rejects them with its own message.
-    pairs.push(known ? [known[0], known[1](value)] : [snake(name), String(value)]);
+    pairs.push(known ? [known[0], CONVERT[known[1]](value)] : [snake(name), String(value)]);
   }
   return pairs;
 }
@@ -363,11 +334,15 @@ class Client extends EventEmitter {
     );
   }
 
-  /** Counters: queued, delivered, rejected, retried, gaveUp, dropped, throttled, inFlight, queueDepth. */
+  /**
+   * Counters, read at one instant (so queued === delivered + rejected + gaveUp + dropped +
+   * queueDepth + inFlight): queued, delivered, rejected, retried, gaveUp, dropped, throttled,
+   * inFlight, queueDepth.
+   */
   stats() {
     const raw = native.stats(this.#h);
     const out = {};
-    for (const [k, v] of Object.entries(raw)) out[camel(k)] = v;
+    STATS.forEach((name, i) => { out[camel(name)] = raw[i]; });
     return out;
   }
 
@@ -485,6 +460,10 @@ function withHimetrica(client, handler, options) {
   return function (req, res) { return mw(req, res, () => handler(req, res)); };
 }
 
+/** The library's version (hm_version()). */
+const version = native.version();
+
+// Shorthand names only: Node's ESM loader reads them from this literal (lib/index.mjs).
 module.exports = {
   Client,
   middleware,
@@ -499,7 +478,7 @@ module.exports = {
   UnauthorizedError,
   RejectedError,
   UnavailableError,
-  version: native.version(),
+  version,
   maskKey,
   _encodeJSON: encodeJSON,
 };

@@ -1,24 +1,4 @@
 // ESM entry: the same objects as the CommonJS entry (one addon instance per environment).
-import { createRequire } from 'node:module';
-
-const require = createRequire(import.meta.url);
-const himetrica = require('./index.js');
-
-export const {
-  Client,
-  middleware,
-  withHimetrica,
-  RequestHandle,
-  HimetricaError,
-  HimetricaValidationError,
-  QueueFullError,
-  ShutDownError,
-  TimeoutError,
-  NotFoundError,
-  UnauthorizedError,
-  RejectedError,
-  UnavailableError,
-  version,
-  maskKey,
-} = himetrica;
-export default himetrica;
+// Node reads their names from index.js's `module.exports = { ... }`, so none is listed twice.
+export * from './index.js';
+export { default } from './index.js';

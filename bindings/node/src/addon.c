@@ -546,24 +546,44 @@ static napi_value js_identify(napi_env env, napi_callback_info info) {
   return r;
 }
 
-/* stats(handle) -> { snake_name: number } */
+/* stats(handle) -> [number] in hm_stat order (lib/constants.js names them), read at one instant */
 static napi_value js_stats(napi_env env, napi_callback_info info) {
   size_t argc = 1;
-  napi_value argv[1], obj;
+  napi_value argv[1], arr;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   client_ctx *c = get_ctx(env, argv[0]);
   if (!c) return NULL;
-  CHECK(napi_create_object(env, &obj));
-  for (int32_t i = 0;; i++) {
-    const char *name = hm_stat_name(i);
-    if (!name) break;
-    uint64_t v = 0;
-    hm_stats_get(c->client, i, &v);
+  hm_stats s;
+  memset(&s, 0, sizeof s);
+  s.size = sizeof s;
+  if (hm_stats_snapshot(c->client, &s) != HM_OK) return throw_last(env, "hm_stats_snapshot");
+  const size_t first = offsetof(hm_stats, queued), count = (sizeof s - first) / sizeof(uint64_t);
+  CHECK(napi_create_array_with_length(env, count, &arr));
+  for (size_t i = 0; i < count; i++) {
+    uint64_t v;
+    memcpy(&v, (const char *)&s + first + i * sizeof v, sizeof v);
     napi_value nv;
     napi_create_double(env, (double)v, &nv);
-    napi_set_named_property(env, obj, name, nv);
+    napi_set_element(env, arr, (uint32_t)i, nv);
   }
-  return obj;
+  return arr;
+}
+
+/* maskKey(string) -> the key as the core shows it (hm_secret_key_masked) */
+static napi_value js_mask_key(napi_env env, napi_callback_info info) {
+  size_t argc = 1, len = 0;
+  napi_value argv[1], out;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  CHECK(napi_get_value_string_utf8(env, argv[0], NULL, 0, &len));
+  char *key = malloc(len + 1);
+  if (!key) return throw_last(env, "malloc");
+  napi_status st = napi_get_value_string_utf8(env, argv[0], key, len + 1, &len);
+  char *masked = st == napi_ok ? hm_secret_key_masked(key) : NULL;
+  free(key);
+  if (!masked) return throw_last(env, "hm_secret_key_masked");
+  st = napi_create_string_utf8(env, masked, NAPI_AUTO_LENGTH, &out);
+  hm_string_free(masked);
+  return st == napi_ok ? out : throw_last(env, "napi_create_string_utf8");
 }
 
 static napi_value js_version(napi_env env, napi_callback_info info) {
@@ -703,6 +723,7 @@ NAPI_MODULE_INIT() {
       {"flush", NULL, js_flush, NULL, NULL, NULL, napi_default, NULL},
       {"shutdown", NULL, js_shutdown, NULL, NULL, NULL, napi_default, NULL},
       {"version", NULL, js_version, NULL, NULL, NULL, napi_default, NULL},
+      {"maskKey", NULL, js_mask_key, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;

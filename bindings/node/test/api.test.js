@@ -113,7 +113,7 @@ describe('construction and options', () => {
       fs.mkdirSync(path.join(dest, 'build'), { recursive: true });
       fs.cpSync(path.join(PKG, 'lib'), path.join(dest, 'lib'), { recursive: true });
       for (const f of ['package.json', 'index.d.ts']) fs.copyFileSync(path.join(PKG, f), path.join(dest, f));
-      for (const f of ['himetrica.node', 'libhimetrica.so']) fs.copyFileSync(path.join(PKG, 'build', f), path.join(dest, 'build', f));
+      for (const f of ['himetrica.node', 'libhimetrica.so.0']) fs.copyFileSync(path.join(PKG, 'build', f), path.join(dest, 'build', f));
       fs.writeFileSync(path.join(dir, 'app.mjs'), `
         import { Client, version } from 'himetrica';
         const c = new Client({ endpoint: ${JSON.stringify(server.endpoint)} });

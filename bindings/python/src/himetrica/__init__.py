@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any, Optional
 
+from ._constants import VERSION
 from .client import Client, RateLimit, _flush_result
 from .errors import (
     HimetricaError,
@@ -30,7 +31,7 @@ from .errors import (
 if TYPE_CHECKING:
     from ._results import Delivery, FlushResult
 
-__version__ = "0.1.0"
+__version__ = VERSION
 
 __all__ = [
     "Client",

@@ -60,6 +60,10 @@ _SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "hm_flush": (c_int, [_P, c_uint32, POINTER(c_uint64)]),
     "hm_shutdown": (c_int, [_P, c_uint32, POINTER(c_uint64)]),
     "hm_stats_get": (c_int, [_P, c_int32, POINTER(c_uint64)]),
+    "hm_stats_snapshot": (c_int, [_P, _P]),
+    # A new string freed with hm_string_free, so it is read as a void*.
+    "hm_secret_key_masked": (_P, [_S]),
+    "hm_version_number": (c_uint32, []),
     "hm_stat_name": (_S, [c_int32]),
     "hm_status_name": (_S, [c_int32]),
     "hm_outcome_name": (_S, [c_int32]),

@@ -8,10 +8,11 @@ import sys
 import threading
 import weakref
 from collections.abc import Callable, Mapping
-from ctypes import byref, c_uint64, c_void_p, string_at
+from ctypes import Structure, byref, c_size_t, c_uint64, c_void_p, sizeof, string_at
 from typing import TYPE_CHECKING, Any, NamedTuple, Optional, Union
 
 from . import _native
+from ._constants import LOG_LEVELS, OPTIONS, STATS, STATUS
 from ._json import _SCALARS, _STR, _fast, encode_object, instance_of, iso8601
 from .errors import HimetricaError, ShutDownError, ValidationError, error_for
 
@@ -49,10 +50,15 @@ def _flush_result(completed: bool, pending: int) -> FlushResult:
 # `logging` is imported on first use, not with the package (it is ~a quarter of the import
 # time when nothing else loaded it).
 _LOGGER_NAME = "himetrica"
-# Python levels for the core's 0 trace, 1 debug, 2 info, 3 notice, 4 warning, 5 error,
-# 6 critical (logging.DEBUG is 10, INFO 20, WARNING 30, ERROR 40, CRITICAL 50).
-_PY_LEVELS = (5, 10, 20, 25, 30, 40, 50)
-_CORE_WARNING = 4
+# The Python level of each core level (hm_log_level): logging.DEBUG is 10, INFO 20, WARNING 30,
+# ERROR 40, CRITICAL 50; trace and notice sit between.
+_PY_LEVELS = {
+    LOG_LEVELS[name]: py
+    for name, py in (
+        ("trace", 5), ("debug", 10), ("info", 20), ("notice", 25), ("warning", 30), ("error", 40), ("critical", 50)
+    )
+}
+_CORE_WARNING = LOG_LEVELS["warning"]
 
 
 def _logger() -> Any:
@@ -67,7 +73,7 @@ def _core_min_level() -> int:
     if "logging" not in sys.modules:
         return _CORE_WARNING
     effective = _logger().getEffectiveLevel()
-    for core, py in enumerate(_PY_LEVELS):
+    for core, py in sorted(_PY_LEVELS.items()):
         if py >= effective:
             return min(core, _CORE_WARNING)
     return _CORE_WARNING
@@ -77,7 +83,7 @@ def _on_log(level: int, message: bytes | None, _user_data: object) -> None:
     try:
         if _state.finalizing:
             return
-        py = _PY_LEVELS[level] if 0 <= level < len(_PY_LEVELS) else _PY_LEVELS[_CORE_WARNING]
+        py = _PY_LEVELS.get(level, _PY_LEVELS[_CORE_WARNING])
         logger = _logger()
         if logger.isEnabledFor(py):
             logger.log(py, "%s", (message or b"").decode("utf-8", "replace"))
@@ -226,9 +232,10 @@ def _milliseconds(timeout: float | None) -> int:
 def _option_text(name: str, value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    if value is None and name.startswith("rate_limit_"):
+    kind = OPTIONS.get(name)
+    if value is None and kind == "rate":
         return "none"
-    if isinstance(value, tuple) and len(value) == 2:
+    if isinstance(value, tuple) and len(value) == 2 and kind == "rate":
         count, seconds = value
         return f"{int(count)}/{float(seconds):g}"
     if instance_of(value, "datetime", "timedelta"):
@@ -239,12 +246,22 @@ def _option_text(name: str, value: Any) -> str:
 
 
 def mask_key(key: str | None) -> str:
-    """The key as it may be shown: ``hm_sk_…abcd`` at most."""
-    if not key:
+    """The key as it may be shown: ``hm_sk_…abcd`` at most, by the core's one rule
+    (``hm_secret_key_masked``)."""
+    if key is None:
         return "None"
-    if key.startswith("hm_sk_") and len(key) >= 16:
-        return "hm_sk_…" + key[-4:]
-    return "hm_sk_…" if key.startswith("hm_sk_") else "…"
+    lib = _native.load()
+    raw = lib.hm_secret_key_masked(key.encode("utf-8", "replace"))
+    try:
+        return string_at(raw).decode("utf-8", "replace")
+    finally:
+        lib.hm_string_free(raw)
+
+
+class _Stats(Structure):
+    """``hm_stats``: its size, then one counter per name of ``STATS``."""
+
+    _fields_ = [("size", c_size_t)] + [(name, c_uint64) for name in STATS]
 
 
 # --- the client ---------------------------------------------------------------------------
@@ -473,7 +490,7 @@ class Client:
         ``timeout`` seconds. The result is true when nothing is pending any more."""
         pending = c_uint64()
         status = self._lib.hm_flush(self._handle, _milliseconds(timeout), byref(pending))
-        if status and status != 4:
+        if status and status != STATUS["TIMEOUT"]:
             raise self._fail(status)
         return _flush_result(status == 0, pending.value)
 
@@ -483,7 +500,7 @@ class Client:
         Safe to repeat; later calls raise :class:`ShutDownError`."""
         pending = c_uint64()
         status = self._lib.hm_shutdown(self._handle, _milliseconds(timeout), byref(pending))
-        if status and status != 4:
+        if status and status != STATUS["TIMEOUT"]:
             raise self._fail(status)
         return _flush_result(status == 0, pending.value)
 
@@ -503,21 +520,14 @@ class Client:
             self._lib.hm_shutdown(self._handle, _milliseconds(self._exit_timeout), None)
 
     def stats(self) -> dict[str, int]:
-        """The client's counters: queued, delivered, rejected, retried, gave_up, dropped,
-        throttled, in_flight, queue_depth."""
-        lib = self._lib
-        value = c_uint64()
-        result: dict[str, int] = {}
-        index = 0
-        while True:
-            name = lib.hm_stat_name(index)
-            if name is None:
-                return result
-            status = lib.hm_stats_get(self._handle, index, byref(value))
-            if status:
-                raise self._fail(status)
-            result[name.decode()] = value.value
-            index += 1
+        """The client's counters, read at one instant (so queued == delivered + rejected +
+        gave_up + dropped + queue_depth + in_flight): queued, delivered, rejected, retried,
+        gave_up, dropped, throttled, in_flight, queue_depth."""
+        snapshot = _Stats(size=sizeof(_Stats))
+        status = self._lib.hm_stats_snapshot(self._handle, byref(snapshot))
+        if status:
+            raise self._fail(status)
+        return {name: getattr(snapshot, name) for name in STATS}
 
     def __enter__(self) -> "Client":
         return self

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import builtins
 
+from ._constants import STATUS
+
 __all__ = [
     "HimetricaError",
     "LibraryNotFoundError",
@@ -50,7 +52,7 @@ class ValidationError(ValueError, HimetricaError):
 
     __init__ = HimetricaError.__init__
 
-    status = 1
+    status = STATUS["INVALID_ARGUMENT"]
 
     @property
     def field(self) -> str:
@@ -61,13 +63,13 @@ class ValidationError(ValueError, HimetricaError):
 class QueueFullError(HimetricaError):
     """The queue is full; the call was dropped (and counted in ``stats()['dropped']``)."""
 
-    status = 2
+    status = STATUS["QUEUE_FULL"]
 
 
 class ShutDownError(HimetricaError):
     """The client was shut down; it takes no more calls."""
 
-    status = 3
+    status = STATUS["SHUT_DOWN"]
 
 
 class TimeoutError(builtins.TimeoutError, HimetricaError):  # noqa: A001 - mirrors the builtin
@@ -75,7 +77,7 @@ class TimeoutError(builtins.TimeoutError, HimetricaError):  # noqa: A001 - mirro
 
     __init__ = HimetricaError.__init__
 
-    status = 4
+    status = STATUS["TIMEOUT"]
 
 
 class NotFoundError(LookupError, HimetricaError):
@@ -83,25 +85,25 @@ class NotFoundError(LookupError, HimetricaError):
 
     __init__ = HimetricaError.__init__
 
-    status = 5
+    status = STATUS["NOT_FOUND"]
 
 
 class UnauthorizedError(HimetricaError):
     """The server refused the secret key (HTTP 401)."""
 
-    status = 6
+    status = STATUS["UNAUTHORIZED"]
 
 
 class RejectedError(HimetricaError):
     """The server refused the request (another 4xx)."""
 
-    status = 7
+    status = STATUS["REJECTED"]
 
 
 class UnavailableError(HimetricaError):
     """The server could not be reached within the retry budget."""
 
-    status = 8
+    status = STATUS["UNAVAILABLE"]
 
 
 _BY_STATUS: dict[int, type[HimetricaError]] = {
