@@ -105,7 +105,7 @@ enum Page {
         </main>
         <script>
         "use strict";
-        const ROWS = \#(rowsShown), SAMPLES = 120, ENDPOINTS = ["track", "identify", "user-id"];
+        const ROWS = \#(rowsShown), SAMPLES = 60, ENDPOINTS = ["track", "identify", "user-id"];
         const $ = id => document.getElementById(id);
         const SVG = "http://www.w3.org/2000/svg";
         let resets = null, eventsAfter = 0, requestsAfter = 0, formEdited = false;
@@ -168,8 +168,9 @@ enum Page {
           box.setAttribute("data-accepted", busiest.accepted);
           box.setAttribute("data-limit", win.count);
           box.replaceChildren(el("b", {}, busiest.accepted), el("span", {class: "of"}, " / " + win.count + " in the last " + win.seconds + " s"));
-          note.textContent = win.keys.length > 1 ? "busiest of " + win.keys.length + " keys: " + busiest.key
+          const keys = win.keys.length > 1 ? "busiest of " + win.keys.length + " keys: " + busiest.key
             : busiest.key ? "key " + busiest.key : "";
+          note.textContent = "last minute" + (keys ? " · " + keys : "");
           const samples = history[endpoint] || (history[endpoint] = []);
           samples.push({accepted: busiest.accepted, limit: win.count, throttled});
           if (samples.length > SAMPLES) samples.shift();
@@ -191,7 +192,7 @@ enum Page {
           ];
           samples.forEach((s, i) => { if (s.throttled) parts.push(shape("rect", {class: "mark", x: x(offset + i) - 1.5, y: 0, width: 3, height: 5})); });
           const title = shape("title", {});
-          title.textContent = "accepted in the current window over the last " + samples.length + " s; dashed: the limit; red ticks: 429s";
+          title.textContent = "requests accepted in the current window, sampled once a second; dashed: the limit; red ticks: 429s";
           svg.replaceChildren(title, ...parts);
         }
         function renderTotals(stats) {
