@@ -86,7 +86,7 @@ enum Page {
               <label for="f-throttleRate">429 rate</label><input type="number" step="any" id="f-throttleRate" name="throttleRate" placeholder="0–1">
               <label for="f-retryAfter">Retry-After s</label><input type="number" step="any" id="f-retryAfter" name="retryAfter">
               <label for="f-dropRate">drop rate</label><input type="number" step="any" id="f-dropRate" name="dropRate" placeholder="0–1">
-              <label for="f-downForSeconds">down for s</label><input type="number" step="any" id="f-downForSeconds" name="downForSeconds" placeholder="from now">
+              <label for="f-downForSeconds">down for s, from now</label><input type="number" step="any" id="f-downForSeconds" name="downForSeconds" placeholder="0">
               <label for="f-hang">hang</label><span><input type="checkbox" id="f-hang" name="hang"></span>
               <label for="f-seed">seed</label><input type="number" step="1" id="f-seed" name="seed">
               <span class="buttons"><button type="submit" class="primary">Apply</button><button type="button" id="faults-off">All off</button><span id="faults-message"></span></span>
@@ -259,6 +259,8 @@ enum Page {
 
         // Fault settings: the form shows the server's settings until someone edits it.
         const form = $("faults"), fields = ["errorRate", "throttleRate", "retryAfter", "dropRate", "downForSeconds", "seed"];
+        // The form shows the outage still to come, not the one set: applying it must not start
+        // an outage that is already over again.
         function setField(input, value) { input.value = value; input.defaultValue = value; }
         function renderFaults(f) {
           const on = [];
@@ -275,7 +277,8 @@ enum Page {
           if (formEdited) return;
           setField(form.latencyMin, f.latencyMs ? f.latencyMs[0] : "");
           setField(form.latencyMax, f.latencyMs ? f.latencyMs[1] : "");
-          for (const name of fields) setField(form[name], f[name]);
+          const shown = {...f, downForSeconds: Math.ceil(f.downRemainingSeconds * 10) / 10};
+          for (const name of fields) setField(form[name], shown[name]);
           for (const option of form.errorStatus.options) option.defaultSelected = option.selected = Number(option.value) === f.errorStatus;
           form.hang.checked = form.hang.defaultChecked = f.hang;
         }
@@ -299,7 +302,10 @@ enum Page {
             message.textContent = err.message; message.className = "error";
           }
         }
-        form.addEventListener("input", () => { formEdited = true; $("faults-message").textContent = ""; });
+        form.addEventListener("input", () => {
+          formEdited = true;
+          $("faults-message").textContent = "edited: not applied yet"; $("faults-message").className = "";
+        });
         form.addEventListener("submit", event => { event.preventDefault(); putFaults(formSettings()); });
         $("faults-off").addEventListener("click", () => putFaults({}));
 

@@ -20,7 +20,7 @@ class BrowserError(Exception):
 
 
 class Browser:
-    """One headless chromium with one page. Use as a context manager; it is killed on exit."""
+    """One headless chromium with one page. Stop it with close() (or contextlib.closing)."""
 
     def __init__(self, width=1280, height=900, timeout=20.0):
         binary = shutil.which("chromium")
@@ -49,20 +49,18 @@ class Browser:
         os.close(from_browser)
         self._buffer = b""
         self._next_id = 0
-        targets = self._call("Target.getTargets")["targetInfos"]
-        page = next((t for t in targets if t["type"] == "page"), None)
-        if page is None:
-            raise BrowserError("chromium opened no page")
-        self._session = self._call("Target.attachToTarget", targetId=page["targetId"], flatten=True)["sessionId"]
-        self.call("Page.enable")
-        self.call("Runtime.enable")
-        self.call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
+        try:
+            targets = self._call("Target.getTargets")["targetInfos"]
+            page = next((t for t in targets if t["type"] == "page"), None)
+            if page is None:
+                raise BrowserError("chromium opened no page")
+            self._session = self._call("Target.attachToTarget", targetId=page["targetId"], flatten=True)["sessionId"]
+            self.call("Page.enable")
+            self.call("Runtime.enable")
+            self.call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False)
+        except BaseException:
+            self.close()
+            raise
 
     def close(self):
         """Stops the browser and removes its profile."""

@@ -24,7 +24,7 @@ class Answer:
 
 
 class DevServer:
-    """A dev server process (`--port 0`, flags as given). Use as a context manager."""
+    """A dev server process (`--port 0`, flags as given); stop it with close()."""
 
     def __init__(self, *flags):
         binary = os.environ.get("HIMETRICA_DEVSERVER", os.path.join(ROOT, ".build", "debug", "himetrica-devserver"))
@@ -36,12 +36,6 @@ class DevServer:
             self.close()
             raise RuntimeError("devserver did not start: " + line)
         self.url = line.split("listening on ", 1)[1].strip()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def close(self):
         """Stops the server; with HIMETRICA_TEST_LOG_DIR set (make test) its log is kept there."""

@@ -10,6 +10,7 @@ a dropped connection), waits until the page shows it, and saves a PNG.
 import os
 import sys
 import time
+from contextlib import closing
 
 sys.path.insert(0, os.path.dirname(__file__))
 from browser import Browser  # noqa: E402
@@ -17,7 +18,7 @@ from devserver import DevServer  # noqa: E402
 
 
 def main(path):
-    with DevServer("--limit", "track=30/15") as server, Browser(width=1280, height=900) as browser:
+    with closing(DevServer("--limit", "track=30/15")) as server, closing(Browser(width=1280, height=900)) as browser:
         browser.open(server.url + "/")
         browser.wait_for("document.getElementById('status').textContent.startsWith('live')")
         people = [("visitor-ada", "Ada", "ada@example.com"), ("visitor-grace", "Grace", "grace@example.com")]

@@ -107,6 +107,7 @@ class DevPageTest(unittest.TestCase):
         # The form changes the server's faults: every request answered 502 from now on; the
         # other fields keep what the form showed.
         self.type_into("errorRate", "1")
+        self.assertEqual(self.text("#faults-message"), "edited: not applied yet")
         browser.evaluate("document.querySelector('#faults button[type=submit]').click()")
         browser.wait_for("document.getElementById('faults-message').textContent === 'applied'")
         faults = server.dev("GET", "/_dev/faults")
@@ -148,7 +149,7 @@ class DevPageTest(unittest.TestCase):
         browser.wait_for("document.querySelector('#ep-track .chip') === null")
         self.assertEqual(self.text("#ep-track .window"), "0 / 5 in the last 60 s")
 
-    def test_request_without_answer_is_marked(self):
+    def test_no_answer_and_outage_are_marked(self):
         server, browser = self.server, self.browser
         server.dev("PUT", "/_dev/faults", {"dropRate": 1})
         browser.open(server.url + "/")
@@ -161,6 +162,24 @@ class DevPageTest(unittest.TestCase):
         self.assertEqual(row, ["noanswer", "no answer", "drop"])
         browser.wait_for("document.querySelector(\"#totals dd[data-total='fault: drop']\")?.textContent === '1'")
         self.assertEqual(browser.evaluate("document.querySelectorAll('#event-rows tr').length"), 0)
+
+        # An outage: the form shows the seconds still to come (counting down), so applying the
+        # form later does not start a finished outage again.
+        server.dev("PUT", "/_dev/faults", {"downForSeconds": 30})
+        browser.wait_for("document.getElementById('faults-summary').textContent.includes('down for')")
+        shown = float(browser.wait_for("Number(document.getElementById('faults').downForSeconds.value) > 0"
+                                       " && document.getElementById('faults').downForSeconds.value"))
+        self.assertTrue(20 < shown <= 30, shown)
+        self.assertEqual(self.field("dropRate"), "0")
+        with self.assertRaises(OSError):
+            server.track("visitor-2", "during_outage")
+        browser.wait_for("document.querySelector('#request-rows tr')?.dataset.fault === 'down'")
+        server.dev("PUT", "/_dev/faults", {"downForSeconds": 0.3})
+        browser.wait_for("document.getElementById('faults').downForSeconds.value === '0'")
+        browser.evaluate("document.querySelector('#faults button[type=submit]').click()")
+        browser.wait_for("document.getElementById('faults-message').textContent === 'applied'")
+        self.assertEqual(server.dev("GET", "/_dev/faults")["downRemainingSeconds"], 0)
+        self.assertEqual(server.track("visitor-2", "after_outage").status, 202)
 
 
 if __name__ == "__main__":
