@@ -22,7 +22,7 @@ class BrowserError(Exception):
 class Browser:
     """One headless chromium with one page. Stop it with close() (or contextlib.closing)."""
 
-    def __init__(self, width=1280, height=900, timeout=20.0):
+    def __init__(self, width=1280, height=900, timeout=30.0):
         binary = shutil.which("chromium")
         if binary is None:
             raise BrowserError("chromium is not installed (.ci/install-deps installs it)")
