@@ -118,11 +118,11 @@ bench-python: lib
 # The dev server's page in headless chromium (Tests/devserver-page): live counters, the limit
 # window, 429/5xx marks, the fault form and the events, over real HTTP. About 10 s.
 test-devpage: deps devserver
-	timeout 180 $(PYTHON) Tests/devserver-page/test_page.py
+	HIMETRICA_DEVSERVER=$(CURDIR)/.build/debug/himetrica-devserver timeout 180 $(PYTHON) Tests/devserver-page/test_page.py
 
 # docs/devserver-page.png, the README's picture of the page, from a short scripted session.
 screenshot: deps devserver
-	timeout 180 $(PYTHON) Tests/devserver-page/screenshot.py docs/devserver-page.png
+	HIMETRICA_DEVSERVER=$(CURDIR)/.build/debug/himetrica-devserver timeout 180 $(PYTHON) Tests/devserver-page/screenshot.py docs/devserver-page.png
 
 demo: lib
 	$(SWIFT) build --product himetrica-devserver --product himetrica
