@@ -49,6 +49,8 @@ class Browser:
         os.close(from_browser)
         self._buffer = b""
         self._next_id = 0
+        #: Uncaught exceptions and console errors the page reported, as text.
+        self.page_errors = []
         try:
             targets = self._call("Target.getTargets")["targetInfos"]
             page = next((t for t in targets if t["type"] == "page"), None)
@@ -109,10 +111,20 @@ class Browser:
         deadline = time.monotonic() + self.timeout
         while True:
             reply = self._receive(deadline)
+            self._note_error(reply)
             if reply.get("id") == self._next_id:
                 if "error" in reply:
                     raise BrowserError(f"{method}: {reply['error'].get('message')}")
                 return reply.get("result", {})
+
+    def _note_error(self, message):
+        """Keeps what an event says went wrong in the page."""
+        params = message.get("params", {})
+        if message.get("method") == "Runtime.exceptionThrown":
+            details = params["exceptionDetails"]
+            self.page_errors.append(details.get("exception", {}).get("description") or details.get("text"))
+        elif message.get("method") == "Runtime.consoleAPICalled" and params.get("type") == "error":
+            self.page_errors.append(" ".join(str(a.get("value", a.get("description"))) for a in params.get("args", [])))
 
     def call(self, method, **params):
         """Sends a DevTools command to the page and returns its result."""

@@ -28,6 +28,10 @@ class DevPageTest(unittest.TestCase):
         self.browser = Browser()
         self.addCleanup(self.browser.close)
 
+    def tearDown(self):
+        # The page's script never failed (exceptions and console errors are collected).
+        self.assertEqual(self.browser.page_errors, [])
+
     def text(self, selector):
         return self.browser.evaluate(f"document.querySelector({js(selector)})?.textContent ?? null")
 
