@@ -19,7 +19,7 @@ RELEASE := .build/release
 SWIFT_HEADER := .build/$(TRIPLE)/release/HimetricaC.build/include/HimetricaC-Swift.h
 CWARN   := -Wall -Wextra -Werror -pedantic
 
-.PHONY: all deps build devserver lib header check-header test test-swift test-c test-node node bench-node test-python python-wheel bench-python demo bench bench-full bench-smoke install clean \
+.PHONY: all deps build devserver lib header check-header test test-swift test-c test-node node bench-node test-python python-wheel bench-python test-devpage screenshot demo bench bench-full bench-smoke install clean \
   soak test-soak-short fuzz fuzz-short test-sanitizers test-sanitizers-swift test-sanitizers-c lib-asan scan-secrets
 
 all: lib
@@ -73,6 +73,7 @@ test: deps
 	$(LOGGED) c $(MAKE) --no-print-directory test-c
 	$(LOGGED) node $(MAKE) --no-print-directory test-node
 	$(LOGGED) python $(MAKE) --no-print-directory test-python
+	$(LOGGED) devpage $(MAKE) --no-print-directory test-devpage
 	$(LOGGED) soak-short $(MAKE) --no-print-directory test-soak-short
 	$(LOGGED) fuzz-short $(MAKE) --no-print-directory fuzz-short
 	$(LOGGED) bench-smoke $(MAKE) --no-print-directory bench-smoke
@@ -128,6 +129,15 @@ bench-python: lib
 	-$(PYTHON) -m pip install -q --disable-pip-version-check posthog segment-analytics-python
 	HIMETRICA_LIBRARY=$(CURDIR)/$(LIB) HIMETRICA_DEVSERVER=$(CURDIR)/.build/debug/himetrica-devserver \
 	  PYTHONPATH=$(CURDIR)/bindings/python/src timeout 600 $(PYTHON) bench/python_track.py
+
+# The dev server's page in headless chromium (Tests/devserver-page): live counters, the limit
+# window, 429/5xx marks, the fault form and the events, over real HTTP. About 10 s.
+test-devpage: deps devserver
+	HIMETRICA_DEVSERVER=$(CURDIR)/.build/debug/himetrica-devserver timeout 180 $(PYTHON) Tests/devserver-page/test_page.py
+
+# docs/devserver-page.png, the README's picture of the page, from a short scripted session.
+screenshot: deps devserver
+	HIMETRICA_DEVSERVER=$(CURDIR)/.build/debug/himetrica-devserver timeout 180 $(PYTHON) Tests/devserver-page/screenshot.py docs/devserver-page.png
 
 demo: lib
 	$(SWIFT) build --product himetrica-devserver --product himetrica

@@ -18,6 +18,9 @@ struct Inspection {
         case "/_dev/stats":
             guard method == .get else { return Reply.methodNotAllowed("GET") }
             return Reply.json(.ok, server.store.statsJSON())
+        case "/_dev/windows":
+            guard method == .get else { return Reply.methodNotAllowed("GET") }
+            return Reply.json(.ok, Self.windowsJSON(server.limiter.usage()))
         case "/_dev/reset":
             guard method == .post else { return Reply.methodNotAllowed("POST") }
             server.store.reset()
@@ -77,6 +80,20 @@ struct Inspection {
     static func limitsJSON(_ limits: [Endpoint: RateLimit]) -> String {
         let members = Endpoint.allCases.map { endpoint in
             let value = limits[endpoint].map { "{\"count\":\($0.count),\"seconds\":\($0.seconds)}" } ?? "null"
+            return "\"\(endpoint.rawValue)\":" + value
+        }
+        return "{" + members.joined(separator: ",") + "}"
+    }
+
+    /// `{"track": {"count": 20, "seconds": 2, "keys": [{"key": "hm_sk_…abcd", "accepted": 3}]}, ...}`:
+    /// each limit with the requests each key has accepted in the window ending now (keys with
+    /// none left out); null for an unlimited endpoint.
+    static func windowsJSON(_ usage: [Endpoint: WindowUsage]) -> String {
+        let members = Endpoint.allCases.map { endpoint in
+            let value = usage[endpoint].map { window in
+                let keys = window.accepted.map { "{\"key\":" + JSONValue.quoted(Keys.mask($0.apiKey)) + ",\"accepted\":\($0.count)}" }
+                return "{\"count\":\(window.limit.count),\"seconds\":\(window.limit.seconds),\"keys\":[" + keys.joined(separator: ",") + "]}"
+            } ?? "null"
             return "\"\(endpoint.rawValue)\":" + value
         }
         return "{" + members.joined(separator: ",") + "}"

@@ -11,6 +11,12 @@ struct RateDecision: Sendable {
     let retryAfter: Int
 }
 
+/// One endpoint's limit and how many requests each key has accepted in the window ending now.
+struct WindowUsage: Sendable {
+    let limit: RateLimit
+    var accepted: [(apiKey: String, count: Int)]
+}
+
 /// An exact sliding-window limiter per (key, endpoint): it keeps the times of accepted requests
 /// and accepts a new one only while fewer than `count` lie within the last `seconds`. So no
 /// window of that length ever holds more than `count` accepted requests. Refused requests are
@@ -22,6 +28,16 @@ final class RateLimiter: Sendable {
         var head = 0
 
         var count: Int { times.count - head }
+
+        /// How many kept entries lie after `cutoff` (entries are in time order, so a binary search).
+        func count(after cutoff: Double) -> Int {
+            var low = head, high = times.count
+            while low < high {
+                let mid = (low + high) / 2
+                if times[mid] <= cutoff { low = mid + 1 } else { high = mid }
+            }
+            return times.count - low
+        }
 
         /// Forgets entries at or before `cutoff`, compacting storage now and then.
         mutating func expire(before cutoff: Double) {
@@ -62,6 +78,26 @@ final class RateLimiter: Sendable {
     /// Forgets every window, keeping the limits.
     func reset() {
         state.withLock { $0.logs = [:] }
+    }
+
+    /// How full each limited endpoint's windows are right now: per endpoint, its limit and, for
+    /// every key with a request in the last window, how many of its accepted requests lie in it
+    /// (keys sorted). Unlimited endpoints are absent. Reading changes no window.
+    func usage() -> [Endpoint: WindowUsage] {
+        let now = clock.now()
+        return state.withLock { state in
+            var usage: [Endpoint: WindowUsage] = [:]
+            for (endpoint, limit) in state.limits {
+                usage[endpoint] = WindowUsage(limit: limit, accepted: [])
+            }
+            for (key, log) in state.logs {
+                guard let limit = state.limits[key.endpoint] else { continue }
+                let count = log.count(after: now - limit.seconds)
+                if count > 0 { usage[key.endpoint]?.accepted.append((key.apiKey, count)) }
+            }
+            for endpoint in usage.keys { usage[endpoint]?.accepted.sort { $0.apiKey < $1.apiKey } }
+            return usage
+        }
     }
 
     /// Takes a slot for a request with `apiKey` to `endpoint`, or refuses. Nil when the endpoint

@@ -196,6 +196,7 @@ final class Store: Sendable {
         /// fault kind → count.
         var faults: [String: Int] = [:]
         var visitorLimit = VisitorEventLimit()
+        /// How many resets there have been: tickets of an earlier epoch are stale.
         var epoch = 0
         /// Set when the directory changed since the last save.
         var dirty = false
@@ -334,7 +335,8 @@ final class Store: Sendable {
             let faults = state.faults.keys.sorted().map { "\"\($0)\":\(state.faults[$0]!)" }
             return "{\"endpoints\":{" + endpoints.joined(separator: ",") + "},\"faults\":{" + faults.joined(separator: ",")
                 + "},\"perVisitorDrops\":\(state.perVisitorDrops),\"events\":\(state.acceptedEvents)"
-                + ",\"visitors\":\(state.directory.visitors.count),\"users\":\(state.directory.users.count)}"
+                + ",\"visitors\":\(state.directory.visitors.count),\"users\":\(state.directory.users.count)"
+                + ",\"resets\":\(state.epoch)}"
         }
     }
 

@@ -64,12 +64,63 @@ import Testing
         }
     }
 
+    @Test func windowsShowAcceptedRequestsPerKeyInTheCurrentWindow() async throws {
+        let (a, b) = ("hm_sk_windows_test_key_aaaa", "hm_sk_windows_test_key_bbbb")
+        try await withServer({
+            $0.keys = [a, b]
+            $0.limits = [.track: RateLimit(count: 3, seconds: 60), .identify: RateLimit(count: 5, seconds: 0.5)]
+        }) { client in
+            let empty = try await client.send(.get, "/_dev/windows", key: nil).json
+            #expect(empty?["track"] == JSONValue.parse(#"{"count":3,"seconds":60.0,"keys":[]}"#))
+            #expect(empty?["user-id"] == .null)
+            let body = #"{"visitorId":"v","eventName":"x"}"#
+            // Four tracks with key a: three accepted, the fourth refused and not counted.
+            for status in [202, 202, 202, 429] { #expect(try await client.track(body, key: a).status == status) }
+            #expect(try await client.track(body, key: b).status == 202)
+            #expect(try await client.identify(#"{"visitorId":"v","traits":{}}"#, key: b).status == 200)
+            // The body is checked after the limiter: a 400 has taken a slot.
+            #expect(try await client.track(#"{"visitorId":"v"}"#, key: b).status == 400)
+            let windows = try await client.send(.get, "/_dev/windows", key: nil)
+            #expect(windows.status == 200)
+            #expect(windows.json?["track", "keys"] == JSONValue.parse(
+                #"[{"key":"hm_sk_…aaaa","accepted":3},{"key":"hm_sk_…bbbb","accepted":2}]"#))
+            #expect(windows.json?["identify", "keys"] == JSONValue.parse(#"[{"key":"hm_sk_…bbbb","accepted":1}]"#))
+            #expect(windows.json?["identify", "seconds"] == .number("0.5"))
+            #expect(!windows.text.contains(a) && !windows.text.contains(b))
+            // Reading changes nothing; a request leaves the window once it is older than the window.
+            #expect(try await client.send(.get, "/_dev/windows", key: nil).json?["track"] == windows.json?["track"])
+            try await Task.sleep(for: .milliseconds(600))
+            #expect(try await client.send(.get, "/_dev/windows", key: nil).json?["identify", "keys"] == .array([]))
+            #expect(try await client.send(.post, "/_dev/windows", key: nil).status == 405)
+            // A reset empties the windows.
+            #expect(try await client.send(.post, "/_dev/reset", key: nil).status == 200)
+            #expect(try await client.send(.get, "/_dev/windows", key: nil).json?["track", "keys"] == .array([]))
+        }
+    }
+
+    @Test func statsCountResets() async throws {
+        try await withServer { client in
+            let fresh = try await client.send(.get, "/_dev/stats", key: nil).json
+            #expect(fresh?["resets"] == .number("0"))
+            for _ in 0..<2 { #expect(try await client.send(.post, "/_dev/reset", key: nil).status == 200) }
+            #expect(try await client.send(.get, "/_dev/stats", key: nil).json?["resets"] == .number("2"))
+        }
+    }
+
     @Test func livePage() async throws {
         try await withServer { client in
             let page = try await client.send(.get, "/", key: nil)
             #expect(page.status == 200)
             #expect(page.header("Content-Type")?.hasPrefix("text/html") == true)
-            #expect(page.text.contains("/_dev/events?after="))
+            for path in ["/_dev/events?after=", "/_dev/requests?after=", "/_dev/stats", "/_dev/windows", "/_dev/faults"] {
+                #expect(page.text.contains(path), "\(path)")
+            }
+            // Self-contained: nothing loaded from anywhere else (the one URL is SVG's namespace name).
+            for external in ["src=", "href=", "@import", "url(", "//cdn", "https:"] {
+                #expect(!page.text.contains(external), "\(external)")
+            }
+            #expect(page.text.ranges(of: "http://").count == 1)
+            #expect(page.text.contains("http://www.w3.org/2000/svg"))
         }
     }
 
