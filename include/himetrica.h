@@ -174,6 +174,12 @@ HM_EXPORT char const * HM_NONNULL hm_outcome_name(int32_t outcome);
 /// Returns HM_OK when nothing was dropped, HM_ERR_TIMEOUT otherwise. Safe to repeat.
 HM_EXPORT hm_status hm_shutdown(hm_client * HM_NULLABLE client, uint32_t timeout_ms, uint64_t * HM_NULLABLE out_pending);
 
+/// hm_shutdown() within the client's exit_flush_timeout, for a program (or a binding) that is
+/// about to exit: what is still pending then is dropped and one warning line says how many
+/// requests were not delivered before the exit. `*out_pending` and the result are as for
+/// hm_shutdown(). Safe to repeat, and after hm_shutdown().
+HM_EXPORT hm_status hm_shutdown_at_exit(hm_client * HM_NULLABLE client, uint64_t * HM_NULLABLE out_pending);
+
 /// The name of counter `stat` (e.g. "queued"), or NULL past the last counter, so callers can
 /// list them all. A static string; do not free it.
 HM_EXPORT char const * HM_NULLABLE hm_stat_name(int32_t stat);

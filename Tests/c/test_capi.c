@@ -92,6 +92,18 @@ static void test_client_creation(void) {
     hm_config *config = hm_config_new();
     expect(hm_config_set(config, "no_such_option", "1"), HM_ERR_INVALID_ARGUMENT,
            "no_such_option: is not a known option", "unknown option");
+    /* The name is the caller's text: shown escaped (control characters, quotes, backslashes)
+     * and cut after 64 characters, so the message stays one short line. */
+    char long_name[4096];
+    memset(long_name, 'x', sizeof long_name - 1);
+    long_name[sizeof long_name - 1] = '\0';
+    memcpy(long_name, "a\nb\"c\\d\te", 9);
+    expect(hm_config_set(config, long_name, "1"), HM_ERR_INVALID_ARGUMENT,
+           "a\\nb\\\"c\\\\d\\te" "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx…: is not a known option",
+           "unknown option with control characters and quotes, 4095 bytes long");
+    expect(hm_config_set(config, long_name, NULL), HM_ERR_INVALID_ARGUMENT,
+           "a\\nb\\\"c\\\\d\\te" "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx…: must not be NULL",
+           "NULL value for such a name");
     expect(hm_config_set(config, "max_in_flight", "zero"), HM_ERR_INVALID_ARGUMENT, "max_in_flight: must be an integer",
            "bad integer");
     expect(hm_config_set(config, "max_in_flight", "0"), HM_ERR_INVALID_ARGUMENT,
