@@ -14,8 +14,12 @@
 // - Otherwise, the default action was going to end the process: every opted-in client is shut
 //   down within its exitFlushTimeout, this module's listeners are removed and the signal is
 //   raised again, so the process ends by that signal, as it would have (exit status 128 +
-//   signal number in a shell). A second signal during the flush ends it at once.
+//   signal number in a shell). A second signal during the flush ends it at once. As PID 1 of a
+//   namespace (a container without an init), where the kernel ignores that, it exits with
+//   status 128 + signal number.
 // The listeners are removed when the last opted-in client is shut down.
+
+const os = require('node:os');
 
 const SIGNALS = ['SIGTERM', 'SIGINT'];
 
@@ -53,6 +57,9 @@ async function onSignal(signal) {
   }
   removeListeners();
   process.kill(process.pid, signal);
+  // The kernel ignores default-action signals sent to a namespace's init (a container started
+  // without an init process): end as a shell reports a signal's end.
+  if (process.pid === 1) process.exit(128 + os.constants.signals[signal]);
 }
 
 /** Flushes `client` on SIGTERM and SIGINT from now on. */

@@ -3,7 +3,9 @@
 // undelivered: real child processes against the dev server.
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { spawn } = require('node:child_process');
+const { spawn, spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
 const readline = require('node:readline');
 const { startDevServer, KEY, PKG } = require('./helpers');
 
@@ -14,7 +16,7 @@ after(async () => { await server.stop(); });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Starts a child that queues 2000 tracks (no limit), prints "queued" and waits. */
-async function start({ options = 'flushOnSignals: true', before: pre = '', after: post = '' } = {}) {
+async function start({ options = 'flushOnSignals: true', before: pre = '', after: post = '', prefix = [] } = {}) {
   const script = `
     const { Client } = require(${JSON.stringify(PKG)});
     ${pre}
@@ -24,7 +26,8 @@ async function start({ options = 'flushOnSignals: true', before: pre = '', after
     console.log('queued');
     setTimeout(() => console.log('slept through'), 60000);
   `;
-  const child = spawn(process.execPath, ['-e', script], { env: { ...process.env, HIMETRICA_SECRET_KEY: KEY } });
+  const argv = [...prefix, process.execPath, '-e', script];
+  const child = spawn(argv[0], argv.slice(1), { env: { ...process.env, HIMETRICA_SECRET_KEY: KEY } });
   const out = { stdout: '', stderr: '', early: [] };
   child.stderr.on('data', (d) => { out.stderr += d; });
   const ended = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
@@ -69,6 +72,19 @@ for (const signal of ['SIGTERM', 'SIGINT']) {
     console.log(`# ${signal}: 2000 events delivered, the child ended ${r.ms} ms after the signal`);
   });
 }
+
+const canUnshare = spawnSync('unshare', ['--pid', '--fork', 'true']).status === 0;
+test('as PID 1 (a container without an init) it exits with 128 + the signal number', { timeout: 60000, skip: !canUnshare && 'needs unshare --pid (root)' }, async () => {
+  await server.reset();
+  const run = await start({ prefix: ['unshare', '--pid', '--fork', '--kill-child'] });
+  // The node process, PID 1 in its namespace: the kernel ignores a default-action signal there.
+  const pid1 = Number(fs.readFileSync(`/proc/${run.child.pid}/task/${run.child.pid}/children`, 'utf8').split(' ')[0]);
+  await sleep(50);
+  process.kill(pid1, 'SIGTERM');
+  const r = await run.ended;
+  assert.equal(r.code, 128 + os.constants.signals.SIGTERM, run.out.stderr);
+  assert.deepEqual(await numbers(), ALL);
+});
 
 test('a SIGTERM listener the application added before runs, and it decides how the process ends', { timeout: 60000 }, async () => {
   await server.reset();

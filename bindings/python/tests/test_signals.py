@@ -33,10 +33,11 @@ print("slept through", flush=True)
 """
 
 
-def _start(server, options: str = "flush_on_signals=True", before: str = "", after: str = "") -> subprocess.Popen:
+def _start(server, options: str = "flush_on_signals=True", before: str = "", after: str = "",
+           prefix: tuple[str, ...] = ()) -> subprocess.Popen:
     code = QUEUE_AND_WAIT.format(key=KEY, options=options, before=before, after=after)
     env = dict(os.environ, PYTHONPATH=os.path.dirname(himetrica.__path__[0]), HM_ENDPOINT=server.endpoint)
-    child = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE,
+    child = subprocess.Popen([*prefix, sys.executable, "-c", code], env=env, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
     child.early_output = []  # type: ignore[attr-defined]
     for line in child.stdout:
@@ -68,6 +69,20 @@ def test_opt_in_delivers_everything_then_ends_by_the_signal(server, signum):
     assert _numbers(server) == list(range(2000))
     assert elapsed < 10, elapsed
     assert "not delivered" not in err
+
+
+@pytest.mark.skipif(subprocess.run(["unshare", "--pid", "--fork", "true"], capture_output=True).returncode != 0,
+                    reason="needs unshare --pid (root)")
+def test_as_pid_1_it_exits_with_128_plus_the_signal(server):
+    # A container without an init: the kernel ignores a default-action signal sent to PID 1.
+    child = _start(server, prefix=("unshare", "--pid", "--fork", "--kill-child"))
+    with open(f"/proc/{child.pid}/task/{child.pid}/children") as children:
+        pid1 = int(children.read().split()[0])  # the Python process, PID 1 in its namespace
+    time.sleep(0.05)
+    os.kill(pid1, signal.SIGTERM)
+    _, err = child.communicate(timeout=30)
+    assert child.returncode == 128 + signal.SIGTERM, err
+    assert _numbers(server) == list(range(2000))
 
 
 def test_a_handler_installed_before_runs_after_the_flush(server):

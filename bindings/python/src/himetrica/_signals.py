@@ -10,7 +10,8 @@ What the handler does for a signal:
 - When the signal's previous disposition was the default action (SIGTERM's, usually): every
   opted-in client is shut down within its ``exit_flush_timeout``, then the default action is
   restored and the signal raised again, so the process ends as it would have (killed by that
-  signal, exit status 128 + signal number in a shell).
+  signal, exit status 128 + signal number in a shell). As PID 1 of a namespace (a container
+  without an init), where the kernel ignores that, it exits with status 128 + signal number.
 - When the application had installed a Python handler before (``signal.signal``), and for
   SIGINT's default ``KeyboardInterrupt``: every opted-in client is flushed within its
   ``exit_flush_timeout`` and the previous handler is then called with the same arguments; it
@@ -87,6 +88,10 @@ def _on_signal(signum: int, frame: FrameType | None) -> None:
             client._exit_flush()
         signal.signal(signum, signal.SIG_DFL)
         os.kill(os.getpid(), signum)
+        if os.getpid() == 1:
+            # The kernel ignores default-action signals sent to a namespace's init (a container
+            # started without an init process): end as a shell reports a signal's end.
+            os._exit(128 + signum)
         return
     for client in clients:
         try:
