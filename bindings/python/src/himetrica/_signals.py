@@ -76,7 +76,7 @@ def uninstall(client: Client) -> None:
             return
         for signum, previous in list(_previous.items()):
             if signal.getsignal(signum) is _on_signal:
-                signal.signal(signum, previous)  # type: ignore[arg-type]
+                signal.signal(signum, previous)
             del _previous[signum]
 
 
