@@ -204,6 +204,12 @@ HM_EXPORT hm_status hm_flush(hm_client * HM_NULLABLE client, uint32_t timeout_ms
 /// Returns HM_OK when nothing was dropped, HM_ERR_TIMEOUT otherwise. Safe to repeat.
 HM_EXPORT hm_status hm_shutdown(hm_client * HM_NULLABLE client, uint32_t timeout_ms, uint64_t * HM_NULLABLE out_pending);
 
+/// hm_shutdown() within the client's exit_flush_timeout, for a program (or a binding) that is
+/// about to exit: what is still pending then is dropped and one warning line says how many
+/// requests were not delivered before the exit. `*out_pending` and the result are as for
+/// hm_shutdown(). Safe to repeat, and after hm_shutdown().
+HM_EXPORT hm_status hm_shutdown_at_exit(hm_client * HM_NULLABLE client, uint64_t * HM_NULLABLE out_pending);
+
 /* ---- 5. Free it ---------------------------------------------------------------------- */
 
 /// Shuts the client down (sending what it can within the configured exit_flush_timeout) and

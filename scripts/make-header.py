@@ -53,7 +53,7 @@ SECTIONS = [
         "hm_config_set_log_callback", "hm_config_free"]),
     ("2. Create a client", ["hm_client_new"]),
     ("3. Use it: track, identify, user-id", ["hm_track", "hm_identify", "hm_user_id", "hm_string_free"]),
-    ("4. Flush and shut down", ["hm_flush", "hm_shutdown"]),
+    ("4. Flush and shut down", ["hm_flush", "hm_shutdown", "hm_shutdown_at_exit"]),
     ("5. Free it", ["hm_client_free"]),
     ("Counters", ["hm_stat", "hm_stats", "hm_stats_snapshot", "hm_stats_get", "hm_stat_name"]),
     ("Errors", ["hm_last_error", "hm_status_name"]),

@@ -240,6 +240,16 @@ final class ClientBox {
     }
 }
 
+/// hm_shutdown() within the client's exit_flush_timeout, for a program (or a binding) that is
+/// about to exit: what is still pending then is dropped and one warning line says how many
+/// requests were not delivered before the exit. `*out_pending` and the result are as for
+/// hm_shutdown(). Safe to repeat, and after hm_shutdown().
+@c public func hm_shutdown_at_exit(
+    _ client: UnsafeMutablePointer<hm_client>?, _ out_pending: UnsafeMutablePointer<UInt64>?
+) -> hm_status {
+    finish(client, out_pending) { $0.shutdownAtExit() }
+}
+
 /// Reads counter `stat` (an hm_stat value) into `*out`. Each call reads the counters anew:
 /// use hm_stats_snapshot() for several that must agree.
 @c public func hm_stats_get(

@@ -101,7 +101,7 @@ struct LogCallback: @unchecked Sendable {
     do throws(ValidationError) {
         guard let box = ConfigBox.from(config) else { throw ValidationError(field: "config", rule: "must not be NULL") }
         let name = try CString.required(name, field: "name")
-        let value = try CString.required(value, field: name)
+        let value = try CString.required(value, field: Configuration.shown(name))
         var copy = box.configuration
         try copy.set(option: name, value: value)
         box.configuration = copy

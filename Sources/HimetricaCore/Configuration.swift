@@ -139,7 +139,7 @@ public struct Configuration: Sendable {
             let endpoint = Endpoint.allCases.first { "rate_limit_" + $0.name.replacingDash == name }!
             rateLimits[endpoint] = try Self.parseRateLimit(value, field: name)
         default:
-            throw ValidationError(field: name, rule: "is not a known option")
+            throw ValidationError(field: Self.shown(name), rule: "is not a known option")
         }
         do throws(ValidationError) {
             try validate()
@@ -148,6 +148,11 @@ public struct Configuration: Sendable {
             throw error
         }
     }
+
+    /// An option name as an error message shows it. The name is the caller's text, possibly
+    /// anything: control characters, quotes and backslashes are escaped and it is cut after 64
+    /// characters, so a message stays one short line.
+    public static func shown(_ name: String) -> String { JSONText.displayKey(name, escapingQuotes: true) }
 
     private static func parseRateLimit(_ text: String, field: String) throws(ValidationError) -> RateLimit? {
         if text == "none" { return nil }

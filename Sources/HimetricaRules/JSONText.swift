@@ -88,7 +88,10 @@ extension JSONText {
     /// C1) escaped JSON-style (`\n`, `\u0000`) and at most 64 characters (then `…`). Keys come
     /// from the caller's data, so a message must not carry line breaks into a log line (log
     /// injection), cut a C string short at a NUL, or grow to the size of the properties.
-    public static func displayKey(_ key: String) -> String {
+    ///
+    /// - Parameter escapingQuotes: also escape `"` and `\` (for names shown outside JSON,
+    ///   such as an option name, where nothing else marks where the caller's text ends).
+    public static func displayKey(_ key: String, escapingQuotes: Bool = false) -> String {
         var shown = ""
         var count = 0
         for scalar in key.unicodeScalars {
@@ -98,6 +101,8 @@ extension JSONText {
             }
             count += 1
             switch scalar.value {
+            case 0x22 where escapingQuotes: shown += "\\\""
+            case 0x5C where escapingQuotes: shown += "\\\\"
             case 0x0A: shown += "\\n"
             case 0x0D: shown += "\\r"
             case 0x09: shown += "\\t"

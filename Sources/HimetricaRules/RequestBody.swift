@@ -2,6 +2,9 @@
 public enum RequestBody {
     /// `traits` members the API gives a meaning to; their values must be strings.
     public static let namedTraits = ["userId", "email", "name"]
+    /// Named `traits` members the API refuses (400) as empty strings: an external id and an
+    /// email identify someone, so `""` is never a value for them (`name` may be empty).
+    public static let nonEmptyTraits = ["userId", "email"]
 
     /// The body of `POST /track`.
     ///
@@ -110,9 +113,13 @@ public enum RequestBody {
     }
 
     /// The body of `POST /identify`. `traits` is the compact JSON object from ``JSONText`` or
-    /// ``JSONWriter`` (checked with ``namedTraits`` as string members).
+    /// ``JSONWriter`` (checked with ``namedTraits`` as string members); of those,
+    /// ``nonEmptyTraits`` must not be empty.
     public static func identify(identity: Identity, traits: [UInt8]) throws(ValidationError) -> [UInt8] {
         try identity.validate()
+        for name in nonEmptyTraits where JSONText.topLevelString(name, in: traits)?.isEmpty == true {
+            throw ValidationError(field: "traits.\(name)", rule: "must not be empty")
+        }
         var w = JSONWriter(capacity: 64 + traits.count)
         w.raw("{")
         identityMember(identity, into: &w)

@@ -1,6 +1,7 @@
 /* Tests of the C API against a running himetrica-devserver (HIMETRICA_DEV_URL, set by
  * scripts/with-devserver.sh): every entry point, NULL and bad input (never a crash), the
  * delivery and log callbacks, shutdown. Prints "N passed, N failed" last. */
+#define _POSIX_C_SOURCE 200809L
 #include "himetrica.h"
 #include "check.h"
 #include "devhttp.h"
@@ -10,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 
 
@@ -146,6 +149,8 @@ static void test_null_arguments(void) {
     expect(hm_user_id(NULL, "v", 10, &out), HM_ERR_INVALID_ARGUMENT, "client: must not be NULL", "user_id NULL");
     expect(hm_flush(NULL, 10, NULL), HM_ERR_INVALID_ARGUMENT, "client: must not be NULL", "flush NULL");
     expect(hm_shutdown(NULL, 10, NULL), HM_ERR_INVALID_ARGUMENT, "client: must not be NULL", "shutdown NULL");
+    expect(hm_shutdown_at_exit(NULL, NULL), HM_ERR_INVALID_ARGUMENT, "client: must not be NULL",
+           "shutdown at exit NULL");
     expect(hm_stats_get(NULL, 0, &value), HM_ERR_INVALID_ARGUMENT, "client: must not be NULL", "stats NULL");
     expect(hm_client_new(NULL, NULL, &client), HM_ERR_INVALID_ARGUMENT, "secretKey: must not be NULL", "new NULL key");
     expect(hm_client_new(key, NULL, NULL), HM_ERR_INVALID_ARGUMENT, "out: must not be NULL", "new NULL out");
@@ -174,6 +179,18 @@ static void test_client_creation(void) {
     hm_config *config = hm_config_new();
     expect(hm_config_set(config, "no_such_option", "1"), HM_ERR_INVALID_ARGUMENT,
            "no_such_option: is not a known option", "unknown option");
+    /* The name is the caller's text: shown escaped (control characters, quotes, backslashes)
+     * and cut after 64 characters, so the message stays one short line. */
+    char long_name[4096];
+    memset(long_name, 'x', sizeof long_name - 1);
+    long_name[sizeof long_name - 1] = '\0';
+    memcpy(long_name, "a\nb\"c\\d\te", 9);
+    expect(hm_config_set(config, long_name, "1"), HM_ERR_INVALID_ARGUMENT,
+           "a\\nb\\\"c\\\\d\\te" "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx…: is not a known option",
+           "unknown option with control characters and quotes, 4095 bytes long");
+    expect(hm_config_set(config, long_name, NULL), HM_ERR_INVALID_ARGUMENT,
+           "a\\nb\\\"c\\\\d\\te" "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx…: must not be NULL",
+           "NULL value for such a name");
     expect(hm_config_set(config, "max_in_flight", "zero"), HM_ERR_INVALID_ARGUMENT, "max_in_flight: must be an integer",
            "bad integer");
     expect(hm_config_set(config, "max_in_flight", "0"), HM_ERR_INVALID_ARGUMENT,
@@ -378,6 +395,51 @@ static void test_queue_full(void) {
     hm_client_free(c);
 }
 
+/* A program that exits with requests still queued: the library's atexit flush sends what it can
+ * within exit_flush_timeout and reports the rest in one line. Run in a child that exits. */
+static int exit_line_fd = -1;
+
+static void on_exit_log(int32_t level, const char *message, void *user) {
+    (void)level;
+    (void)user;
+    if (strstr(message, "not delivered")) dprintf(exit_line_fd, "%s\n", message);
+}
+
+static void test_exit_line(void) {
+    int fds[2];
+    CHECK(pipe(fds) == 0, "pipe");
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        exit_line_fd = fds[1];
+        hm_config *config = local_config();
+        hm_config_set(config, "rate_limit_track", "5/60"); /* 5 leave, 15 cannot within 0.5 s */
+        hm_config_set(config, "exit_flush_timeout", "0.5");
+        hm_config_set_log_callback(config, on_exit_log, 4, NULL);
+        hm_client *c = new_client(config);
+        hm_config_free(config);
+        for (int i = 0; i < 20; i++) {
+            char visitor[32];
+            snprintf(visitor, sizeof visitor, "v-exit-%d", i);
+            hm_track(c, "exiting", NULL, NULL, visitor, NULL, NULL, NULL);
+        }
+        exit(0); /* no flush, no shutdown, no free */
+    }
+    close(fds[1]);
+    char lines[1024] = {0};
+    size_t used = 0;
+    ssize_t n;
+    while (used < sizeof lines - 1 && (n = read(fds[0], lines + used, sizeof lines - 1 - used)) > 0) used += (size_t)n;
+    close(fds[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the exiting child ended normally (status %d)", status);
+    CHECK(strcmp(lines, "15 requests were not delivered before exit (exit_flush_timeout 0.5 s); set the spool "
+                        "option to keep them across restarts\n") == 0,
+          "one line for what the exit left undelivered, got \"%s\"", lines);
+}
+
 int main(void) {
     key = getenv("HIMETRICA_SECRET_KEY");
     endpoint = getenv("HIMETRICA_ENDPOINT");
@@ -398,6 +460,7 @@ int main(void) {
     test_delivery();
     test_wrong_key();
     test_queue_full();
+    test_exit_line();
 
     return finish();
 }

@@ -279,6 +279,11 @@ TR("duplicate name", '{"name":"a","name":"b"}', f"{T_}.name: duplicate key")
 TR("lone surrogate in a name", '{"name":"\\ud800"}', f"{T_}.name: {LONE}")
 TR("33 levels of arrays", '{"a":' + "[" * 32 + "]" * 32 + "}", f"{T_}.a{'[0]' * 31}: {DEEP}")
 bad("traits: identity is checked before traits", "identify", {"userId": "u1", "traits": "[]"}, UID)
+# The server refuses an empty traits.email or traits.userId (400 "... must be a non-empty string").
+for k in ["email", "userId"]:
+    TR(f"{k} is empty", f'{{"{k}":""}}', f"{T_}.{k}: must not be empty")
+    TR(f"{k} is empty with whitespace around", f'{{ "plan":"pro", "{k}" : "" }}', f"{T_}.{k}: must not be empty")
+TR("non-string name is reported before an empty email", '{"email":"","name":5}', f"{T_}.name: must be a string")
 
 # ---------------------------------------------------------------- check order for track
 track("order: identity before eventName", IDENT, noIdentity=True, eventName="")
@@ -333,6 +338,8 @@ ok("identify with named traits", "identify", userId="hm_usr_a1b2c3d4e5f6",
    traits='{"userId":"usr_123","email":"jane@example.com","name":"Jane Doe","plan":"enterprise","company":"Acme Inc"}')
 ok("identify by email", "identify", email="jane@example.com", traits='{"name":"Jane"}')
 ok("identify with empty traits", "identify", traits="{}")
+ok("identify with an empty name", "identify", traits='{"name":""}')
+ok("identify with an empty nested email", "identify", traits='{"company":{"email":""}}')
 for member in ["email", "name", "userId"]:
     TR(f"null {member} trait", '{"%s":null}' % member, f"{T_}.{member}: must be a string")
 ok("identify with emoji trait names", "identify", traits='{"🎉 favourite":"party","名前":"花子","emoji 👩‍💻":1}')

@@ -26,6 +26,14 @@ export interface ClientOptions extends CoreOptions {
   /** Receives the library's log lines (instead of standard error). */
   logger?: (level: number, message: string) => void;
   logLevel?: LogLevel | number;
+  /**
+   * Deliver what is queued on SIGTERM and SIGINT, within exitFlushTimeout. Default false: no
+   * listener is added unless asked. When no other listener handles the signal, the client is
+   * then shut down and the signal raised again, so the process ends by it as it would have;
+   * when the application listens for it too, the client is flushed and the application decides.
+   * For processes without a spool (see the README's "Deploys and shutdown").
+   */
+  flushOnSignals?: boolean;
 }
 
 /** Raw JSON text (passed to the core byte for byte) or any JSON-serializable value. */

@@ -28,13 +28,15 @@ public final class Engine: @unchecked Sendable {
     private let threadStarted = Atomic<Bool>(false)
     /// Calls refused because the queue was full.
     private let refused = Atomic<UInt64>(0)
-    /// Whether the queue-full warning was logged since the queue last had room.
-    private let warnedFull = Atomic<Bool>(false)
     /// Where the flush thread is when `fork()` comes (see ``ForkGate``).
     let forkGate = ForkGate()
     /// How long past its own deadline a caller's wait (flush, shutdown, user id) waits for the
     /// flush thread's answer before it reads the answer from the engine's state itself.
     package static let waitGrace: UInt64 = 100_000_000
+    /// Lines that can repeat for every call or request, each let through at most once per
+    /// interval with the count held back (one flood must not flood the log).
+    private let queueFullLine = RepeatedLogLine(), retryLine = RepeatedLogLine()
+    private let rejectedLine = RepeatedLogLine(), gaveUpLine = RepeatedLogLine()
 
     // Everything below is guarded by `lock`.
     private let lock = ConditionLock()
@@ -47,11 +49,17 @@ public final class Engine: @unchecked Sendable {
     private var threadDetached = false
     private var phase = Phase.running
     private var stopDeadline: UInt64 = 0
+    /// What stopped the engine, as the line about undelivered requests names it
+    /// ("shutdown (timeout 5 s)"); set by the first call that stops it.
+    private var stopCause = ""
     private var wakeRequested = false
     /// Outcome reports (delivery callbacks) the flush thread is running outside the lock: a
     /// flush is not done until they are.
     private var reportsRunning = 0
     private var idleWaiters: [(deadline: UInt64, done: @Sendable (FlushResult) -> Void)] = []
+    /// Lookups waiting for a `GET /user-id` answer, by visitor. A visitor has an entry exactly
+    /// while its request is queued or in flight, also when every waiter has timed out (the
+    /// entry is then empty): a later lookup joins that request instead of sending another.
     private var lookupWaiters: [String: [(deadline: UInt64, done: @Sendable (Result<String, HimetricaError>) -> Void)]] = [:]
     private var reportedUnauthorized = false
 
@@ -119,9 +127,9 @@ public final class Engine: @unchecked Sendable {
             }
         case .full:
             refused.wrappingAdd(1, ordering: .relaxed)
-            // Warn once each time the queue fills up, not once per refused call.
-            if !warnedFull.exchange(true, ordering: .relaxed) {
-                logger.warning("queue full (\(configuration.queueCapacity) requests); calls are dropped until it drains")
+            if let heldBack = queueFullLine.admit(now: clock.monotonicNanoseconds()) {
+                logger.warning(
+                    "queue full (\(configuration.queueCapacity) requests); calls are refused until it drains\(RepeatedLogLine.note(heldBack, "calls refused"))")
             }
             throw .queueFull
         case .closed:
@@ -159,7 +167,7 @@ public final class Engine: @unchecked Sendable {
             return done(.failure(reported(failure)))
         }
         var waiters = lookupWaiters[visitorId] ?? []
-        if waiters.isEmpty, !scheduler.enqueueLookup(visitorId: visitorId, now: now) {
+        if lookupWaiters[visitorId] == nil, !scheduler.enqueueLookup(visitorId: visitorId, now: now) {
             lock.unlock()
             return done(.failure(.queueFull))
         }
@@ -245,8 +253,23 @@ public final class Engine: @unchecked Sendable {
     /// more than once and from any thread.
     @discardableResult
     public func shutdown(timeout: Double) -> FlushResult {
+        shutdown(timeout: timeout, cause: "shutdown (timeout \(Self.seconds(timeout)) s)")
+    }
+
+    /// What a binding calls as its process exits: ``shutdown(timeout:)`` within
+    /// ``Configuration/exitFlushTimeout``, and the one line about requests not delivered by
+    /// then says it was the exit (and which option bounds it).
+    @discardableResult
+    public func shutdownAtExit() -> FlushResult {
+        shutdown(timeout: configuration.exitFlushTimeout, cause: exitCause)
+    }
+
+    private var exitCause: String { "exit (exit_flush_timeout \(Self.seconds(configuration.exitFlushTimeout)) s)" }
+
+    private func shutdown(timeout: Double, cause: String) -> FlushResult {
         intake.close()
         lock.lock()
+        if phase == .running { stopCause = cause }
         let dropped = scheduler.stats.dropped
         let deadline = clock.monotonicNanoseconds() &+ timeout.nanoseconds
         switch phase {
@@ -302,6 +325,7 @@ public final class Engine: @unchecked Sendable {
         if phase == .running {
             if let flushThread = thread {
                 phase = .stopping
+                stopCause = "the client was freed (exit_flush_timeout \(Self.seconds(configuration.exitFlushTimeout)) s)"
                 stopDeadline = clock.monotonicNanoseconds() &+ configuration.exitFlushTimeout.nanoseconds
                 pthread_detach(flushThread)
                 threadDetached = true
@@ -474,11 +498,13 @@ public final class Engine: @unchecked Sendable {
                     "the server refused the secret key (401 Unauthorized); every request with this key will fail. Check HIMETRICA_SECRET_KEY.")
             }
         } else if let retryIn = completion.retryIn {
-            let logger = logger
+            let logger = logger, line = retryLine
             let status = response.status
             let error = response.error
             log = {
-                logger.debug("retrying in \(Double(retryIn) / 1e9) s after \(error ?? "HTTP \(status)")")
+                guard let heldBack = line.admit(now: now) else { return }
+                logger.debug(
+                    "retrying in \(Double(retryIn) / 1e9) s after \(error ?? "HTTP \(status)")\(RepeatedLogLine.note(heldBack, "retries"))")
             }
         }
         if let lookup = completion.lookup {
@@ -541,8 +567,10 @@ public final class Engine: @unchecked Sendable {
         let (deliveries, _) = scheduler.dropAll()
         finished(deliveries.count)
         let waiters = takeLookupWaiters()
+        let cause = stopCause
         return (deliveries.count, { [self] in
             report(deliveries)
+            if !deliveries.isEmpty { logger.warning("\(Self.undelivered(deliveries.count, before: cause))") }
             waiters.forEach { $0(.failure(.shutDown)) }
         })
     }
@@ -550,28 +578,40 @@ public final class Engine: @unchecked Sendable {
     /// `count` events have their final outcome: room for as many new calls.
     private func finished(_ count: Int) {
         intake.finished(count)
-        if warnedFull.load(ordering: .relaxed) { warnedFull.store(false, ordering: .relaxed) }
     }
 
     /// Hands outcomes to the log and the delivery callback, on the calling thread.
+    /// Dropped requests are not logged here: ``dropEverything()`` logs one line for all.
     private func report(_ deliveries: [Delivery]) {
-        var dropped = 0
+        let now = clock.monotonicNanoseconds()
         for delivery in deliveries {
             switch delivery.outcome {
-            case .delivered: break
+            case .delivered, .dropped: break
             case .rejected where delivery.status == 401: break  // logged once, loudly
             case .rejected:
-                logger.warning("\(delivery.endpoint.name) rejected: \(delivery.message ?? "")")
+                if let heldBack = rejectedLine.admit(now: now) {
+                    logger.warning(
+                        "\(delivery.endpoint.name) rejected: \(delivery.message ?? "")\(RepeatedLogLine.note(heldBack, "rejections"))")
+                }
             case .gaveUp:
-                logger.error("\(delivery.endpoint.name) gave up after \(delivery.attempts) attempts: \(delivery.message ?? "")")
-            case .dropped:
-                dropped += 1
+                if let heldBack = gaveUpLine.admit(now: now) {
+                    logger.error(
+                        "\(delivery.endpoint.name) gave up after \(delivery.attempts) attempts: \(delivery.message ?? "")\(RepeatedLogLine.note(heldBack, "requests given up"))")
+                }
             }
             configuration.onDelivery?(delivery)
         }
-        if dropped > 0 {
-            logger.warning("\(dropped) requests dropped at shutdown (not delivered before the deadline)")
-        }
+    }
+
+    /// The one line for requests a client could not deliver before it stopped.
+    static func undelivered(_ count: Int, before cause: String) -> String {
+        (count == 1 ? "1 request was" : "\(count) requests were")
+            + " not delivered before \(cause); set the spool option to keep them across restarts"
+    }
+
+    /// Seconds as a message shows them: `2`, `0.5`.
+    private static func seconds(_ value: Double) -> String {
+        value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value)
     }
 
     private func takeIdleWaiters() -> () -> Void {
@@ -617,7 +657,6 @@ public final class Engine: @unchecked Sendable {
         thread = nil
         threadStarted.store(false, ordering: .relaxed)
         refused.store(0, ordering: .relaxed)
-        warnedFull.store(false, ordering: .relaxed)
         idleWaiters = []
         lookupWaiters = [:]
         wakeRequested = false
@@ -646,10 +685,16 @@ public final class Engine: @unchecked Sendable {
     }
 
     /// At process exit: a bounded flush, unless called from the flush thread itself.
+    /// When requests are left, one line says so (a stopping engine says it itself when it
+    /// drops them).
     func flushAtExit() {
-        let onFlushThread = lock.withLock { thread.map { pthread_equal($0, pthread_self()) != 0 } ?? false }
+        lock.lock()
+        let onFlushThread = thread.map { pthread_equal($0, pthread_self()) != 0 } ?? false
+        let running = phase == .running
+        lock.unlock()
         guard !onFlushThread else { return }
-        _ = flush(timeout: configuration.exitFlushTimeout)
+        let result = flush(timeout: configuration.exitFlushTimeout)
+        if running, result.pending > 0 { logger.warning("\(Self.undelivered(result.pending, before: exitCause))") }
     }
 
     // MARK: Helpers

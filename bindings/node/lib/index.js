@@ -9,6 +9,7 @@ const path = require('node:path');
 
 const native = require(path.join(__dirname, '..', 'build', 'himetrica.node'));
 const { STATUS, LOG_LEVELS, STATS, OPTIONS } = require('./constants.js');
+const signals = require('./signals');
 
 // ------------------------------------------------------------------ errors
 
@@ -174,7 +175,8 @@ const BOOL = (v) => (v === true || v === 'true' || v === 1 ? 'true' : v === fals
 
 // How each kind of option (constants.js, from the core's parser) is written for the core.
 const CONVERT = { integer: INT, seconds: MS, number: String, boolean: BOOL, rate: RATE, string: String };
-const NOT_CORE = new Set(['secretKey', 'onDelivery', 'logger', 'logLevel']);
+const NOT_CORE = new Set(['secretKey', 'onDelivery', 'logger', 'logLevel', 'flushOnSignals']);
+const DEFAULT_EXIT_FLUSH_MS = 2000; // the core's exit_flush_timeout
 const snake = (s) => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 const camel = (s) => s.replace(/_([a-z])/g, (_, c) => c.toUpperCase());
 
@@ -215,11 +217,14 @@ class Client extends EventEmitter {
   #endpoint;
   #onDelivery;
   #logger;
+  #exitFlushMs;
   #closed = false;
 
   /**
    * @param {object} [options] secretKey (default: HIMETRICA_SECRET_KEY), endpoint, and the
-   *   core's options in camelCase (durations in milliseconds); onDelivery(outcome); logger(level, message).
+   *   core's options in camelCase (durations in milliseconds); onDelivery(outcome); logger(level, message);
+   *   flushOnSignals (false): deliver what is queued on SIGTERM/SIGINT within exitFlushTimeout, then
+   *   end the process by that signal unless the application listens for it too (lib/signals.js).
    */
   constructor(options = {}) {
     super();
@@ -245,6 +250,7 @@ class Client extends EventEmitter {
     const handle = native.create(key, optionPairs(options), makeDispatch(new WeakRef(this)), level);
     if (Array.isArray(handle)) throw makeError(handle[0], handle[1]);
     this.#h = handle;
+    this.#exitFlushMs = options.exitFlushTimeout !== undefined ? Number(options.exitFlushTimeout) : DEFAULT_EXIT_FLUSH_MS;
     if (this.#onDelivery) native.setDelivery(handle, true);
     this.on('newListener', (event) => {
       if (event === 'delivery') native.setDelivery(this.#h, true);
@@ -252,6 +258,7 @@ class Client extends EventEmitter {
     this.on('removeListener', (event) => {
       if (event === 'delivery' && !this.#onDelivery && this.listenerCount('delivery') === 0) native.setDelivery(this.#h, false);
     });
+    if (options.flushOnSignals) signals.install(this);
   }
 
   /** @internal called from the native thread-safe function on the event loop. */
@@ -318,8 +325,19 @@ class Client extends EventEmitter {
   /** Stops intake, sends what it can within `timeout` ms, stops the thread. Always resolves; safe to repeat. */
   shutdown(options = {}) {
     this.#closed = true;
+    signals.uninstall(this);
     return this.#settle(native.shutdown, timeoutOf(options));
   }
+
+  /** @internal the process is ending (lib/signals.js): shutdown within exitFlushTimeout, and the
+   * core logs one line when requests are left undelivered. */
+  _shutdownAtExit() {
+    this.#closed = true;
+    return this.#settle(native.shutdownAtExit, 0);
+  }
+
+  /** @internal milliseconds. */
+  get _exitFlushTimeout() { return this.#exitFlushMs; }
 
   #settle(fn, timeout) {
     let p;

@@ -49,6 +49,7 @@ struct client_ctx {
   int closing;      /* client_free_now started (guarded by mu) */
   int freed;        /* hm_client_free done (guarded by mu) */
   uint32_t exit_flush_ms; /* the client's exit_flush_timeout */
+  atomic_int exiting; /* environment teardown: log lines can no longer reach JS */
   napi_threadsafe_function tsfn;
   int tsfn_alive;   /* guarded by mu */
   atomic_int want_delivery;
@@ -253,6 +254,13 @@ static void on_delivery(hm_delivery const *d, void *ud) {
 static void on_log(int32_t level, char const *message, void *ud) {
   client_ctx *c = ud;
   if (!c) return;
+  if (atomic_load(&c->exiting)) {
+    /* The event loop has stopped, so the JS logger would never see the line: warnings and
+     * above (e.g. what the exit left undelivered) go where the core's default logger writes. */
+    static const char *const names[] = {"trace", "debug", "info", "notice", "warning", "error", "critical"};
+    if (level >= 4 && level <= 6) fprintf(stderr, "himetrica %s: %s\n", names[level], message ? message : "");
+    return;
+  }
   item *it = calloc(1, sizeof *it);
   if (!it) return;
   it->kind = ITEM_LOG;
@@ -311,13 +319,19 @@ static void tsfn_finalize(napi_env env, void *data, void *hint) {
  * hm_client_free alone would not do: it only detaches the flush thread, and the core's atexit
  * flush then starts a second thread on the same engine (seen as a crash in curl_multi_perform
  * at exit, and as events sent twice). */
-static void client_free_now(client_ctx *c) {
+static void client_free_now(client_ctx *c, int at_exit) {
   pthread_mutex_lock(&c->mu);
   if (c->closing) { pthread_mutex_unlock(&c->mu); return; }
   c->closing = 1;
   hm_client *cl = c->client;
   pthread_mutex_unlock(&c->mu);
-  hm_shutdown(cl, c->exit_flush_ms, NULL); /* joins the flush thread */
+  /* Both join the flush thread; at exit the core logs one line for what is left undelivered. */
+  if (at_exit) {
+    atomic_store(&c->exiting, 1);
+    hm_shutdown_at_exit(cl, NULL);
+  } else {
+    hm_shutdown(cl, c->exit_flush_ms, NULL);
+  }
   pthread_mutex_lock(&c->mu);
   while (c->ops > 0) pthread_cond_wait(&c->cv, &c->mu);
   c->freed = 1;
@@ -331,7 +345,7 @@ static void client_free_now(client_ctx *c) {
 
 static void *free_thread(void *arg) {
   client_ctx *c = arg;
-  client_free_now(c);
+  client_free_now(c, 0);
   ctx_unref(c);
   return NULL;
 }
@@ -352,7 +366,7 @@ static void handle_finalize(napi_env env, void *data, void *hint) {
   int teardown = c->inst ? c->inst->tearing_down : 1;
   unlink_ctx(c);
   if (teardown) {
-    client_free_now(c);
+    client_free_now(c, 1);
     ctx_unref(c);
     return;
   }
@@ -363,7 +377,7 @@ static void handle_finalize(napi_env env, void *data, void *hint) {
   pthread_attr_init(&attr);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
   if (pthread_create(&th, &attr, free_thread, c) != 0) {
-    client_free_now(c);
+    client_free_now(c, 0);
     ctx_unref(c);
   }
   pthread_attr_destroy(&attr);
@@ -374,7 +388,7 @@ static void handle_finalize(napi_env env, void *data, void *hint) {
 static void env_cleanup(void *arg) {
   instance *inst = arg;
   inst->tearing_down = 1;
-  for (client_ctx *c = inst->clients; c; c = c->next) client_free_now(c);
+  for (client_ctx *c = inst->clients; c; c = c->next) client_free_now(c, 1);
 }
 
 static void instance_finalize(napi_env env, void *data, void *hint) {
@@ -432,6 +446,7 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   atomic_init(&c->refs, 1);
   c->exit_flush_ms = exit_flush_ms;
   atomic_init(&c->want_delivery, 0);
+  atomic_init(&c->exiting, 0);
 
   napi_valuetype ft;
   napi_typeof(env, argv[2], &ft);
@@ -471,7 +486,7 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   napi_value handle;
   if (napi_create_external(env, c, handle_finalize, NULL, &handle) != napi_ok) {
     unlink_ctx(c);
-    client_free_now(c);
+    client_free_now(c, 0);
     ctx_unref(c);
     return throw_last(env, "napi_create_external");
   }
@@ -595,7 +610,7 @@ static napi_value js_version(napi_env env, napi_callback_info info) {
 
 /* ---------------------------------------------------------------- async: userId, flush, shutdown */
 
-enum { OP_USER_ID, OP_FLUSH, OP_SHUTDOWN };
+enum { OP_USER_ID, OP_FLUSH, OP_SHUTDOWN, OP_SHUTDOWN_AT_EXIT };
 
 typedef struct op {
   int kind;
@@ -628,6 +643,7 @@ static void op_execute(napi_env env, void *data) {
   switch (o->kind) {
     case OP_USER_ID: o->st = hm_user_id(cl, o->visitor, o->timeout_ms, &uid); break;
     case OP_FLUSH: o->st = hm_flush(cl, o->timeout_ms, &o->pending); break;
+    case OP_SHUTDOWN_AT_EXIT: o->st = hm_shutdown_at_exit(cl, &o->pending); break;
     default: o->st = hm_shutdown(cl, o->timeout_ms, &o->pending); break;
   }
   if (o->st != HM_OK) o->message = dup_or_null(hm_last_error());
@@ -702,6 +718,9 @@ static napi_value start_op(napi_env env, napi_callback_info info, int kind) {
 static napi_value js_user_id(napi_env env, napi_callback_info info) { return start_op(env, info, OP_USER_ID); }
 static napi_value js_flush(napi_env env, napi_callback_info info) { return start_op(env, info, OP_FLUSH); }
 static napi_value js_shutdown(napi_env env, napi_callback_info info) { return start_op(env, info, OP_SHUTDOWN); }
+static napi_value js_shutdown_at_exit(napi_env env, napi_callback_info info) {
+  return start_op(env, info, OP_SHUTDOWN_AT_EXIT);
+}
 
 /* ---------------------------------------------------------------- module */
 
@@ -722,6 +741,7 @@ NAPI_MODULE_INIT() {
       {"userId", NULL, js_user_id, NULL, NULL, NULL, napi_default, NULL},
       {"flush", NULL, js_flush, NULL, NULL, NULL, napi_default, NULL},
       {"shutdown", NULL, js_shutdown, NULL, NULL, NULL, napi_default, NULL},
+      {"shutdownAtExit", NULL, js_shutdown_at_exit, NULL, NULL, NULL, napi_default, NULL},
       {"version", NULL, js_version, NULL, NULL, NULL, napi_default, NULL},
       {"maskKey", NULL, js_mask_key, NULL, NULL, NULL, napi_default, NULL},
   };

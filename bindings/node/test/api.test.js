@@ -79,6 +79,8 @@ describe('construction and options', () => {
 
   test('unknown options and bad values name the option (core messages)', () => {
     assert.throws(() => client({ fooBar: 1 }), { name: 'HimetricaValidationError', message: 'foo_bar: is not a known option' });
+    // The caller's name is shown escaped and cut after 64 characters.
+    assert.throws(() => client({ ['a\nb"c' + 'x'.repeat(5000)]: 1 }), { message: 'a\\nb\\"c' + 'x'.repeat(59) + '…: is not a known option' });
     assert.throws(() => client({ maxInFlight: 0 }), { name: 'HimetricaValidationError', message: /^max_in_flight: / });
     assert.throws(() => client({ rateLimitTrack: 'lots' }), { name: 'HimetricaValidationError', message: /^rate_limit_track: / });
     assert.throws(() => client({ endpoint: 'http://example.com/api/v1' }), HimetricaValidationError); // plain http off loopback

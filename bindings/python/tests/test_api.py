@@ -270,6 +270,9 @@ def test_every_option_accepted(server):
         ("allow_insecure_http", "yes", "allow_insecure_http: must be true or false"),
         ("rate_limit_track", "fast", "rate_limit_track: must be COUNT/SECONDS (e.g. 1000/60) or none"),
         ("no_such_option", 1, "no_such_option: is not a known option"),
+        # The caller's name is shown escaped and cut after 64 characters.
+        pytest.param('a\nb"c' + "x" * 5000, 1, 'a\\nb\\"c' + "x" * 59 + "…: is not a known option",
+                     id="unknown name escaped and cut"),
     ],
 )
 def test_bad_options(server, name, value, message):

@@ -59,6 +59,7 @@ _SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "hm_string_free": (None, [_P]),
     "hm_flush": (c_int, [_P, c_uint32, POINTER(c_uint64)]),
     "hm_shutdown": (c_int, [_P, c_uint32, POINTER(c_uint64)]),
+    "hm_shutdown_at_exit": (c_int, [_P, POINTER(c_uint64)]),
     "hm_stats_get": (c_int, [_P, c_int32, POINTER(c_uint64)]),
     "hm_stats_snapshot": (c_int, [_P, _P]),
     # A new string freed with hm_string_free, so it is read as a void*.

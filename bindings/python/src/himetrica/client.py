@@ -171,6 +171,12 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
+def _stop_flushing_on_signals(client: Client) -> None:
+    signals = sys.modules.get("himetrica._signals")  # loaded only if a client opted in
+    if signals is not None:
+        signals.uninstall(client)
+
+
 # --- argument conversion (the slow path; track's fast path is inline) -----------------------
 
 
@@ -280,6 +286,12 @@ class Client:
         on_delivery: called on the library's thread with each request's :class:`Delivery`.
             Exceptions it raises are logged to ``logging.getLogger("himetrica")``, never
             propagated. Keep it short.
+        flush_on_signals: on SIGTERM and SIGINT, deliver what is queued within
+            ``exit_flush_timeout`` before the process ends the way it would have (default
+            action: shut down, then the signal is raised again, so the exit status is the
+            signal's; a handler the application installed before: flush, then that handler
+            runs). Off by default: nothing is installed unless asked. Set it in the main
+            thread. For processes without a spool; see the README's "Deploys and shutdown".
         **options: the core's options by name: ``queue_capacity``, ``max_in_flight``,
             ``max_attempts``, ``max_retry_age``, ``retry_base_delay``, ``retry_max_delay``,
             ``connect_timeout``, ``request_timeout``, ``exit_flush_timeout``,
@@ -313,6 +325,7 @@ class Client:
         *,
         endpoint: Optional[str] = None,
         on_delivery: Optional[Callable[[Delivery], Any]] = None,
+        flush_on_signals: bool = False,
         **options: Any,
     ) -> None:
         self._handle: Optional[c_void_p] = None
@@ -362,6 +375,14 @@ class Client:
         self._hm_identify = _native.untyped("hm_identify")
         with _live_lock:
             _live.add(self)
+        if flush_on_signals:
+            from . import _signals
+
+            try:
+                _signals.install(self)
+            except BaseException:
+                self.close(0)
+                raise
 
     # -- errors --
 
@@ -498,6 +519,7 @@ class Client:
         """Stops taking calls, sends what it can within ``timeout`` seconds, and stops the
         library's thread. What is still pending then is dropped (``result.pending``).
         Safe to repeat; later calls raise :class:`ShutDownError`."""
+        _stop_flushing_on_signals(self)
         pending = c_uint64()
         status = self._lib.hm_shutdown(self._handle, _milliseconds(timeout), byref(pending))
         if status and status != STATUS["TIMEOUT"]:
@@ -516,8 +538,10 @@ class Client:
             return result
 
     def _exit_flush(self) -> None:
+        """The process is ending: shut down within exit_flush_timeout (the core logs one line
+        when requests are left undelivered)."""
         if self._handle is not None:
-            self._lib.hm_shutdown(self._handle, _milliseconds(self._exit_timeout), None)
+            self._lib.hm_shutdown_at_exit(self._handle, None)
 
     def stats(self) -> dict[str, int]:
         """The client's counters, read at one instant (so queued == delivered + rejected +
