@@ -166,16 +166,16 @@ demo: lib devserver cli
 	HIMETRICA_CLI=$(CLI) ./scripts/demo.sh
 
 # One bounded suite (a few minutes): every figure of issue 7 with its reference, ratio and target.
-bench: lib node
-	./bench/run.sh
+bench: lib node venv
+	PYTHON=$(VENV_PYTHON) ./bench/run.sh
 
 # The same, with delivery at 100 ms latency under the real default limit (1000/min, 2 minutes).
-bench-full: lib node
-	BENCH_FULL=1 ./bench/run.sh
+bench-full: lib node venv
+	BENCH_FULL=1 PYTHON=$(VENV_PYTHON) ./bench/run.sh
 
 # Every benchmark with tiny counts (well under a minute): keeps them runnable; not a timing.
-bench-smoke: lib node
-	BENCH_SMOKE=1 ./bench/run.sh
+bench-smoke: lib node venv
+	BENCH_SMOKE=1 PYTHON=$(VENV_PYTHON) ./bench/run.sh
 
 install: lib
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
