@@ -13,49 +13,39 @@ from test_middleware import check, free_port, get, serve, stop
 
 COUNT = 20
 
+# framework: (module to import, server command, the item view's route, {path: route reported})
+# A path whose route is None matches nothing and answers 404.
+APPS = {
+    "django": ("django", ["gunicorn", "-w", "2", "-b", "127.0.0.1:{port}", "djangoproj.wsgi:application"],
+               "/items/<int:item_id>", {
+                   "/shop/orders/big-order/": "/shop/orders/<slug:order>/",  # include() prefix joined
+                   "/legacy/2024/": "/legacy/(?P<year>[0-9]{4})/",  # re_path, anchors dropped
+                   "/no/such/page": None,
+               }),
+    "fastapi": ("fastapi", ["uvicorn", "--host", "127.0.0.1", "--port", "{port}", "--log-level", "warning",
+                            "fastapi_app:app"],
+                "/items/{item_id}", {
+                    "/shop/orders/o-17": "/shop/orders/{order}",  # an APIRouter's prefix included
+                    "/no/such/page": None,
+                }),
+}
 
-def routes_by_visitor(server, expected: int) -> dict:
-    """The route of each tracked request of the visitors named vid-route-*."""
-    events = server.wait_events(expected, timeout=20)
-    return {e["body"]["visitorId"]: e["body"]["properties"]["route"] for e in events
-            if e["body"]["eventName"] == "request" and e["body"]["visitorId"].startswith("vid-route-")}
 
-
-def test_django_project_under_gunicorn(server):
-    pytest.importorskip("django")
+@pytest.mark.parametrize("framework", sorted(APPS))
+def test_framework_app_with_middleware(server, framework: str) -> None:
+    module, command, item_route, routes = APPS[framework]
+    pytest.importorskip(module)
     port = free_port()
-    proc = serve([sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "djangoproj.wsgi:application"],
-                 port, server)
+    proc = serve([sys.executable, "-m", *(arg.format(port=port) for arg in command)], port, server)
     base = f"http://127.0.0.1:{port}"
+    visitors = {f"vid-route-{i}": path for i, path in enumerate(routes)}
     try:
-        check(server, base, COUNT, {"/items/<int:item_id>"})  # view events, request events, a 500
-        assert get(f"{base}/shop/orders/big-order/", "vid-route-include") == 200
-        assert get(f"{base}/legacy/2024/", "vid-route-regex") == 200
-        assert get(f"{base}/no/such/page", "vid-route-none") == 404
-        routes = routes_by_visitor(server, 2 * COUNT + 1 + 3)
+        check(server, base, COUNT, {item_route})  # view events, request events, a 500
+        for visitor, path in visitors.items():
+            assert get(base + path, visitor) == (404 if routes[path] is None else 200), path
+        events = server.wait_events(2 * COUNT + 1 + len(routes), timeout=20)
     finally:
         stop(proc)
-    assert routes == {
-        "vid-route-include": "/shop/orders/<slug:order>/",  # include() prefix joined by the resolver
-        "vid-route-regex": "/legacy/(?P<year>[0-9]{4})/",
-        "vid-route-none": None,  # no pattern matched
-    }
-
-
-def test_fastapi_app_under_uvicorn(server):
-    pytest.importorskip("fastapi")
-    port = free_port()
-    proc = serve([sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
-                  "fastapi_app:app"], port, server)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        check(server, base, COUNT, {"/items/{item_id}"})
-        assert get(f"{base}/shop/orders/o-17", "vid-route-router") == 200
-        assert get(f"{base}/no/such/page", "vid-route-none") == 404
-        routes = routes_by_visitor(server, 2 * COUNT + 1 + 2)
-    finally:
-        stop(proc)
-    assert routes == {
-        "vid-route-router": "/shop/orders/{order}",  # an APIRouter's prefix included
-        "vid-route-none": None,
-    }
+    reported = {e["body"]["visitorId"]: e["body"]["properties"]["route"] for e in events
+                if e["body"]["eventName"] == "request" and e["body"]["visitorId"] in visitors}
+    assert reported == {visitor: routes[path] for visitor, path in visitors.items()}
