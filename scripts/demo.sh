@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The demo behind `make demo`: starts the dev server on a free loopback port, runs the C
-# example and the CLI against it, and prints what arrived.
+# example and the CLI against it, and prints what arrived. `make demo` builds what it runs and
+# passes the binaries' paths (HIMETRICA_DEVSERVER, HIMETRICA_CLI).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
+cli="${HIMETRICA_CLI:-$root/.build/debug/himetrica}"
 
 if [ -z "${HIMETRICA_DEV_URL:-}" ]; then
   exec scripts/with-devserver.sh -- "$0" "$@"
@@ -15,7 +17,7 @@ make -s -C Tests/c example LIBDIR="$root/build/lib" INCDIR="$root/include" >/dev
 Tests/c/example
 
 echo "== the CLI"
-run() { echo "\$ himetrica $*"; .build/debug/himetrica "$@"; }
+run() { echo "\$ himetrica $*"; "$cli" "$@"; }
 run identify --visitor-id demo-visitor-42 --traits '{"name":"Ada","email":"ada@example.com","userId":"ext-42"}'
 run track checkout_completed --email ada@example.com --prop plan=team --prop seats=5 --prop amount=149.5
 run track webhook_received --visitor-id demo-visitor-42 --properties '{"source":"stripe"}' --session new --json

@@ -148,6 +148,8 @@ export declare class Client extends EventEmitter {
   shutdown(options?: TimeoutOptions): Promise<SettleResult>;
   stats(): Stats;
   readonly closed: boolean;
+  /** What JSON.stringify shows: the key masked (hm_sk_…abcd), never in full. */
+  toJSON(): { secretKey: string | null; endpoint: string | null };
   on(event: 'delivery', listener: (outcome: DeliveryOutcome) => void): this;
   on(event: string | symbol, listener: (...args: any[]) => void): this;
 }

@@ -1,24 +1,32 @@
-"""The platform wheel installs into a fresh venv and works from outside the source tree."""
+"""The wheel `make python-wheel` builds, as a user gets it: a manylinux wheel that auditwheel
+confirms, with complete metadata, that installs into a fresh venv and works under `env -i`
+(no LD_LIBRARY_PATH, no PYTHONPATH, outside the source tree) with the libcurl grafted into it."""
 
 from __future__ import annotations
 
+import email.parser
 import glob
 import os
+import platform
+import re
 import subprocess
 import sys
-import textwrap
+import zipfile
 from pathlib import Path
 
 import pytest
 
-from conftest import KEY, REPO
+from conftest import HERE, KEY
+
+PLATFORM_TAG = f"manylinux_2_34_{platform.machine()}"
 
 SMOKE = """
-import os, sys, himetrica
+import sys, himetrica
+key, endpoint = sys.argv[1], sys.argv[2]
 path = himetrica.library_path()
 assert "site-packages" in path and path.endswith("himetrica/lib/libhimetrica.so"), path
 assert "bindings" not in himetrica.__file__, himetrica.__file__
-c = himetrica.Client(os.environ["HM_KEY"], endpoint=os.environ["HM_ENDPOINT"])
+c = himetrica.Client(key, endpoint=endpoint)
 c.track("wheel_smoke", visitor_id="wheel-v", properties={"ok": True})
 c.identify(visitor_id="wheel-v", traits={"name": "Wheel"})
 assert c.user_id("wheel-v").startswith("hm_usr_")
@@ -27,39 +35,70 @@ try:
 except himetrica.ValidationError as e:
     assert str(e) == "eventName: may contain only letters, digits, '_' and '-'", e
 assert c.flush(10)
-print("smoke ok", himetrica.library_version())
+curl = sorted({line.split()[-1] for line in open("/proc/self/maps") if "libcurl" in line})
+print("smoke ok", himetrica.library_version(), *curl)
 """
 
 
-def _wheel(tmp_path: Path) -> str:
-    wheels = glob.glob(os.path.join(os.environ.get("HIMETRICA_WHEEL_DIR", str(REPO / "bindings/python/dist")), "*.whl"))
-    if wheels:
-        return max(wheels, key=os.path.getmtime)
-    if not (REPO / "build" / "lib" / "libhimetrica.so").is_file():
-        pytest.skip("no wheel and no build/lib/libhimetrica.so: run `make python-wheel`")
-    out = tmp_path / "dist"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(out),
-         str(REPO / "bindings" / "python")],
-        check=True, timeout=300,
-    )
-    return glob.glob(str(out / "*.whl"))[0]
+@pytest.fixture(scope="module")
+def wheel() -> Path:
+    folder = os.environ.get("HIMETRICA_WHEEL_DIR")
+    if not folder:
+        pytest.skip("HIMETRICA_WHEEL_DIR not set: `make test-python` builds the wheel and sets it")
+    wheels = glob.glob(os.path.join(folder, "*.whl"))
+    assert len(wheels) == 1, f"expected one wheel in {folder} (make python-wheel), found {wheels}"
+    return Path(wheels[0])
 
 
-def test_wheel_in_fresh_venv(tmp_path, server):
-    wheel = _wheel(tmp_path)
-    assert "-py3-none-linux_" in os.path.basename(wheel) or "manylinux" in wheel
+def test_wheel_is_manylinux_as_auditwheel_confirms(wheel: Path) -> None:
+    assert wheel.name.endswith(f"-py3-none-{PLATFORM_TAG}.whl"), wheel.name
+    shown = subprocess.run([sys.executable, "-m", "auditwheel", "show", str(wheel)], capture_output=True,
+                           text=True, timeout=120, check=True).stdout
+    assert f'consistent with the following platform tag: "{PLATFORM_TAG}"' in " ".join(shown.split()), shown
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+    # libcurl and what it links are grafted in (libcurl is not on the manylinux allow-list)
+    assert any(re.fullmatch(r"himetrica\.libs/libcurl-[0-9a-f]{8}\.so\.4[.0-9]*", n) for n in names), names
+    assert "himetrica/lib/libhimetrica.so" in names and "himetrica/py.typed" in names
+
+
+def test_wheel_metadata_is_complete(wheel: Path) -> None:
+    with zipfile.ZipFile(wheel) as archive:
+        info = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+        meta = email.parser.Parser().parsestr(archive.read(info).decode())
+        licenses = [n for n in archive.namelist() if ".dist-info/licenses/" in n]
+    source = (HERE.parent / "src" / "himetrica" / "__init__.py").read_text()
+    version = re.search(r'^__version__ = "([^"]+)"$', source, re.M)
+    assert version is not None and meta["Version"] == version.group(1)  # the one place it is written
+    assert meta["Name"] == "himetrica"
+    assert meta["License-Expression"] == "Apache-2.0"
+    assert any(n.endswith("/LICENSE") for n in licenses), licenses
+    assert meta["Requires-Python"] == ">=3.9"
+    classifiers = meta.get_all("Classifier") or []
+    for expected in ("Operating System :: POSIX :: Linux", "Programming Language :: Python :: 3",
+                     "Typing :: Typed", "Framework :: Django", "Framework :: FastAPI"):
+        assert expected in classifiers, classifiers
+    assert any(url.startswith("Homepage, https://") for url in meta.get_all("Project-URL") or [])
+    assert meta["Summary"].startswith("Server-side Himetrica analytics")
+    assert meta["Description-Content-Type"] == "text/markdown"
+    assert meta.get_payload().startswith("# himetrica (Python)")  # the README is the description
+
+
+def test_wheel_in_fresh_venv_under_env_i(wheel: Path, tmp_path: Path, server) -> None:
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
     python = str(venv / "bin" / "python")
-    subprocess.run([python, "-m", "pip", "install", "-q", "--no-index", "--disable-pip-version-check", wheel],
-                   check=True, timeout=120)
+    subprocess.run([sys.executable, "-m", "pip", "--python", python, "install", "-q", "--no-index",
+                    "--disable-pip-version-check", str(wheel)], check=True, timeout=120)
     outside = tmp_path / "elsewhere"
     outside.mkdir()
-    env = {"PATH": "/usr/bin:/bin", "HM_KEY": KEY, "HM_ENDPOINT": server.endpoint, "HOME": str(tmp_path)}
-    result = subprocess.run([python, "-c", textwrap.dedent(SMOKE)], cwd=outside, env=env, capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run(["env", "-i", python, "-c", SMOKE, KEY, server.endpoint], cwd=outside,
+                            capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "smoke ok" in result.stdout
+    # the libcurl in use is the wheel's own copy, not the system's
+    grafted = f"{venv}/lib/python{sys.version_info.major}.{sys.version_info.minor}/site-packages/himetrica.libs/"
+    curl = result.stdout.split()[3:]
+    assert curl and all(path.startswith(grafted) for path in curl), result.stdout
     names = [e["body"].get("eventName") for e in server.wait_events(2, timeout=5)]
     assert "wheel_smoke" in names

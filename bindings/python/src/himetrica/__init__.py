@@ -117,7 +117,7 @@ def shutdown(timeout: Optional[float] = 5.0) -> FlushResult:
     return client.shutdown(timeout) if client is not None else _flush_result(True, 0)
 
 
-def stats() -> dict:
+def stats() -> dict[str, int]:
     """:meth:`Client.stats` of the default client."""
     return get_client().stats()
 
@@ -126,7 +126,8 @@ def library_version() -> str:
     """The version of the loaded ``libhimetrica``."""
     from . import _native
 
-    return _native.load().hm_version().decode()
+    version: bytes = _native.load().hm_version()
+    return version.decode()
 
 
 def library_path() -> str:

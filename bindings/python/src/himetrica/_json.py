@@ -18,7 +18,7 @@ import math
 import sys
 from collections.abc import Mapping
 from enum import Enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 if TYPE_CHECKING:
     import datetime as _dt
@@ -30,28 +30,28 @@ __all__ = ["encode_object", "instance_of", "iso8601"]
 # NaN allowed (the core rejects it with its own message), no circular-reference markers
 # (a cycle ends in RecursionError, which sends the value down the slow path). Taken from
 # the `_json` accelerator itself, which spares importing the whole `json` package.
-try:
-    from _json import encode_basestring as _c_string
-    from _json import encode_basestring_ascii as _c_string_ascii
-    from _json import make_encoder as _c_make_encoder
-except ImportError:  # pragma: no cover - CPython always has the C accelerator
-    from json.encoder import py_encode_basestring as _c_string
-    from json.encoder import py_encode_basestring_ascii as _c_string_ascii
-
-    _c_make_encoder = None
-
-
 def _never(value: object) -> object:
     raise TypeError
 
 
-if _c_make_encoder is not None:
-    _fast = _c_make_encoder(None, _never, _c_string, None, ":", ",", False, False, True)
-else:  # pragma: no cover - CPython always has the C accelerator
+_c_string: Callable[[str], str]
+_c_string_ascii: Callable[[str], str]
+_fast: Callable[[object, int], list[str]]
+try:
+    import _json as _accelerator
+except ImportError:  # pragma: no cover - CPython always has the C accelerator
     import json as _jsonlib
+    from json import encoder as _py_encoder
 
-    def _fast(value: object, _level: int) -> list:
+    _c_string = _py_encoder.py_encode_basestring
+    _c_string_ascii = _py_encoder.py_encode_basestring_ascii
+
+    def _fast(value: object, _level: int) -> list[str]:
         return [_jsonlib.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=True)]
+else:
+    _c_string = _accelerator.encode_basestring
+    _c_string_ascii = _accelerator.encode_basestring_ascii
+    _fast = _accelerator.make_encoder(None, _never, _c_string, None, ":", ",", False, False, True)
 
 _SCALARS = frozenset((str, int, float, bool, type(None)))
 _STR = frozenset((str,))
@@ -88,8 +88,8 @@ def encode_object(value: object, field: str) -> bytes:
     # Fast path: a plain dict of str keys and scalar values, the common case.
     if (
         type(value) is dict
-        and _STR.issuperset(map(type, value))  # type: ignore[arg-type]
-        and _SCALARS.issuperset(map(type, value.values()))  # type: ignore[union-attr]
+        and _STR.issuperset(map(type, value))
+        and _SCALARS.issuperset(map(type, value.values()))
     ):
         try:
             return "".join(_fast(value, 0)).encode()
@@ -128,7 +128,7 @@ def _write(value: object, path: str, out: list[str], seen: set[int], ascii_only:
     string = _c_string_ascii if ascii_only else _c_string
     kind = type(value)
     if kind is str:
-        out.append(string(value))
+        out.append(string(value))  # type: ignore[arg-type]  # `kind is str` does not narrow
     elif kind is bool or value is None:
         out.append("true" if value is True else "false" if value is False else "null")
     elif isinstance(value, Enum):
@@ -169,7 +169,7 @@ def _write(value: object, path: str, out: list[str], seen: set[int], ascii_only:
         items = value
         if isinstance(value, (set, frozenset)):
             try:
-                items = sorted(value)  # type: ignore[type-var]
+                items = sorted(value)
             except TypeError:
                 items = list(value)
         out.append("[")
@@ -180,7 +180,7 @@ def _write(value: object, path: str, out: list[str], seen: set[int], ascii_only:
         out.append("]")
         seen.discard(ident)
     elif instance_of(value, "datetime", "datetime", "date", "time"):
-        out.append(string(iso8601(value)))
+        out.append(string(iso8601(value)))  # type: ignore[arg-type]  # checked by name, not imported
     elif instance_of(value, "decimal", "Decimal"):
         out.append(_decimal(value))  # type: ignore[arg-type]
     elif instance_of(value, "uuid", "UUID"):

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import logging
 from http.cookies import SimpleCookie
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
+
+if TYPE_CHECKING:
+    from .client import Client
 
 logger = logging.getLogger("himetrica")
 
@@ -18,7 +21,7 @@ class RequestHandle:
 
     __slots__ = ("client", "visitor_id")
 
-    def __init__(self, client: Any, visitor_id: Optional[str]) -> None:
+    def __init__(self, client: Client, visitor_id: Optional[str]) -> None:
         self.client = client
         self.visitor_id = visitor_id
 

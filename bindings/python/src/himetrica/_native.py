@@ -27,6 +27,7 @@ from ctypes import (
     c_void_p,
 )
 from pathlib import Path
+from typing import Callable
 
 from .errors import LibraryNotFoundError
 
@@ -143,7 +144,7 @@ def load() -> ctypes.CDLL:
         return lib
 
 
-def untyped(name: str) -> object:
+def untyped(name: str) -> Callable[..., int]:
     """``name`` for the hot paths (track, identify): no argtypes, so ctypes skips per-argument
     ``from_param`` conversion, and called through ``PyDLL``, so the GIL stays held.
 

@@ -13,18 +13,23 @@ breaks a request.
 from __future__ import annotations
 
 import time
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from ._middleware import RequestHandle, track_request, visitor_from
+
+if TYPE_CHECKING:
+    from .client import Client
 
 __all__ = ["HimetricaMiddleware", "RequestHandle"]
 
 
 class HimetricaMiddleware:
+    """Wraps an ASGI application; see the module's documentation."""
+
     def __init__(
         self,
         app: Any,
-        client: Any = None,
+        client: Optional[Client] = None,
         *,
         cookie: str = "hm_vid",
         header: Optional[str] = None,
@@ -39,14 +44,15 @@ class HimetricaMiddleware:
         self.event_name = event_name
 
     @property
-    def client(self) -> Any:
+    def client(self) -> Client:
+        """The client given, or the module's default client (:func:`himetrica.get_client`)."""
         if self._client is None:
             import himetrica
 
             self._client = himetrica.get_client()
         return self._client
 
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope.get("type") != "http":
             await self.app(scope, receive, send)
             return
@@ -69,7 +75,7 @@ class HimetricaMiddleware:
         started = time.perf_counter()
         status = [500]
 
-        async def recording_send(message: dict) -> None:
+        async def recording_send(message: dict[str, Any]) -> None:
             if message.get("type") == "http.response.start":
                 status[0] = int(message.get("status", 500))
             await send(message)

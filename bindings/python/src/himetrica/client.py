@@ -34,7 +34,7 @@ _DEFAULT_EXIT_FLUSH = 2.0
 class RateLimit(NamedTuple):
     """A rate limit: at most ``count`` requests in any ``seconds``-long window."""
 
-    count: int
+    count: int  # type: ignore[assignment]  # shadows tuple.count, as the field is named in the API
     seconds: float
 
 
@@ -247,7 +247,7 @@ def _option_text(name: str, value: Any) -> str:
     if instance_of(value, "datetime", "timedelta"):
         return repr(value.total_seconds())
     if isinstance(value, os.PathLike):
-        return os.fspath(value)  # type: ignore[return-value]
+        return os.fsdecode(value)
     return str(value)
 
 
@@ -418,11 +418,11 @@ class Client:
             ShutDownError: the client was shut down.
         """
         try:
-            event = event_name.encode()
+            event = event_name.encode()  # type: ignore[union-attr]  # bytes: AttributeError below
             if 0 in event:
                 event = _no_nul(event)
             if visitor_id is not None:
-                visitor_id = visitor_id.encode()
+                visitor_id = visitor_id.encode()  # type: ignore[union-attr]  # as event_name
                 if 0 in visitor_id:
                     visitor_id = _no_nul(visitor_id)
             if user_id is not None:
@@ -500,7 +500,7 @@ class Client:
         if status:
             raise self._fail(status)
         try:
-            return string_at(out.value).decode()
+            return string_at(out).decode()
         finally:
             self._lib.hm_string_free(out)
 

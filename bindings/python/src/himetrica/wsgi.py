@@ -1,12 +1,14 @@
 """WSGI middleware (Flask, Django, any WSGI app).
 
     himetrica.wsgi.HimetricaMiddleware.install_flask(app, client, track_requests=True)   # Flask
+    application = himetrica.wsgi.HimetricaMiddleware(get_wsgi_application(), client)      # Django (wsgi.py)
     application = himetrica.wsgi.HimetricaMiddleware(application, client)                 # any WSGI app
 
 Each request gets ``environ["himetrica"]``, a :class:`~himetrica._middleware.RequestHandle` bound
 to the visitor from the ``hm_vid`` cookie (or ``header=`` when given, e.g. ``"X-Visitor-Id"``).
 With ``track_requests=True`` each request with a visitor is tracked as ``event_name`` with
-method, route template (Flask's rule, or ``route=callable(environ)``), status and duration;
+method, route template (``route=callable(environ)`` when given, else Flask's rule, else the
+pattern Django's URL resolver matches, ``/items/<int:item_id>``), status and duration;
 an exception in the app is tracked with status 500 and re-raised. Tracking never breaks a
 request.
 """
@@ -14,24 +16,30 @@ request.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Iterable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Optional
 
+from ._django import django_route
 from ._middleware import RequestHandle, track_request, visitor_from
+
+if TYPE_CHECKING:
+    from .client import Client
 
 __all__ = ["HimetricaMiddleware", "RequestHandle"]
 
 
 class HimetricaMiddleware:
+    """Wraps a WSGI application; see the module's documentation."""
+
     def __init__(
         self,
         app: Callable[..., Iterable[bytes]],
-        client: Any = None,
+        client: Optional[Client] = None,
         *,
         cookie: str = "hm_vid",
         header: Optional[str] = None,
         track_requests: bool = False,
         event_name: str = "request",
-        route: Optional[Callable[[dict], Optional[str]]] = None,
+        route: Optional[Callable[[dict[str, Any]], Optional[str]]] = None,
         environ_key: str = "himetrica",
     ) -> None:
         self.app = app
@@ -44,7 +52,7 @@ class HimetricaMiddleware:
         self.environ_key = environ_key
 
     @classmethod
-    def install_flask(cls, app: Any, client: Any = None, **options: Any) -> "HimetricaMiddleware":
+    def install_flask(cls, app: Any, client: Optional[Client] = None, **options: Any) -> HimetricaMiddleware:
         """Wraps ``app.wsgi_app`` and records Flask's route template (``/items/<int:id>``)."""
 
         def remember_route() -> None:
@@ -59,28 +67,24 @@ class HimetricaMiddleware:
         return middleware
 
     @property
-    def client(self) -> Any:
+    def client(self) -> Client:
+        """The client given, or the module's default client (:func:`himetrica.get_client`)."""
         if self._client is None:
             import himetrica
 
             self._client = himetrica.get_client()
         return self._client
 
-    def _route(self, environ: dict) -> Optional[str]:
+    def _route(self, environ: dict[str, Any]) -> Optional[str]:
         try:
             if self.route is not None:
                 return self.route(environ)
-            route = environ.get("himetrica.route")  # set by install_flask's before_request hook
-            if route is not None:
-                return route
-            match = getattr(environ.get("django.request"), "resolver_match", None)
-            if match is not None:
-                return "/" + match.route
+            route: Optional[str] = environ.get("himetrica.route")  # set by install_flask's before_request hook
+            return route if route is not None else django_route(environ)
         except Exception:
-            pass
-        return None
+            return None
 
-    def __call__(self, environ: dict, start_response: Callable[..., Any]) -> Iterable[bytes]:
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         try:
             visitor = visitor_from(
                 environ.get("HTTP_COOKIE"), environ.get(self.header_key) if self.header_key else None, self.cookie
@@ -121,7 +125,7 @@ class _ClosingIterable:
         self.finish = finish
         self.done = False
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[bytes]:
         return iter(self.result)
 
     def close(self) -> None:
