@@ -72,6 +72,12 @@ typedef enum hm_stat {
   HM_STAT_IN_FLIGHT = 7,
 /// Requests waiting to be sent.
   HM_STAT_QUEUE_DEPTH = 8,
+/// Requests sent with a permit from the shared limit (shared_limit, Redis).
+  HM_STAT_SHARED_PERMITS = 9,
+/// Times Redis was lost and the shared limit fell back to a local one.
+  HM_STAT_SHARED_FALLBACKS = 10,
+/// Redis calls of the shared limit that failed (connection, timeout, error answer).
+  HM_STAT_REDIS_ERRORS = 11,
 } hm_stat;
 
 /// What a call returned. HM_OK is zero; every other value has a message from

@@ -60,6 +60,12 @@ import Glibc
     case HM_STAT_IN_FLIGHT = 7
     /// Requests waiting to be sent.
     case HM_STAT_QUEUE_DEPTH = 8
+    /// Requests sent with a permit from the shared limit (shared_limit, Redis).
+    case HM_STAT_SHARED_PERMITS = 9
+    /// Times Redis was lost and the shared limit fell back to a local one.
+    case HM_STAT_SHARED_FALLBACKS = 10
+    /// Redis calls of the shared limit that failed (connection, timeout, error answer).
+    case HM_STAT_REDIS_ERRORS = 11
 }
 
 extension hm_status {
