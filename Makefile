@@ -15,7 +15,7 @@ SWIFT_HEADER := .build/$(TRIPLE)/release/HimetricaC.build/include/HimetricaC-Swi
 CWARN   := -Wall -Wextra -Werror -pedantic
 
 .PHONY: all deps build devserver lib header check-header test test-swift test-c test-node node bench-node test-python python-wheel bench-python demo bench bench-full bench-smoke install clean \
-  soak test-soak-short fuzz fuzz-short test-sanitizers test-sanitizers-swift test-sanitizers-c lib-asan scan-secrets
+  soak test-soak-short test-shared-limit test-shared-limit-short fuzz fuzz-short test-sanitizers test-sanitizers-swift test-sanitizers-c lib-asan scan-secrets
 
 all: lib
 
@@ -59,6 +59,7 @@ test: deps
 	$(LOGGED) node $(MAKE) --no-print-directory test-node
 	$(LOGGED) python $(MAKE) --no-print-directory test-python
 	$(LOGGED) soak-short $(MAKE) --no-print-directory test-soak-short
+	$(LOGGED) shared-limit $(MAKE) --no-print-directory test-shared-limit-short
 	$(LOGGED) fuzz-short $(MAKE) --no-print-directory fuzz-short
 	$(LOGGED) bench-smoke $(MAKE) --no-print-directory bench-smoke
 	scripts/scan-secrets.sh $(LOGS)
@@ -160,6 +161,23 @@ test-soak-short: lib devserver
 	$(MAKE) $(SOAK_LOAD)
 	timeout 120 $(PYTHON) Tests/soak/soak.py --load $(SOAK_LOAD) --events 5000 --outage-at 2 --outage-seconds 2 \
 	  --budget 50 --report $(BUILD)/soak-short-report.txt
+
+# Many hosts, one key (issue 14): 4 processes against the dev server (track 60/5 s) and a real
+# redis-server, with and without shared_limit, Redis stopped, paused and with a wrong password.
+REDIS_LOAD := $(BUILD)/redis_load
+$(REDIS_LOAD): Tests/redis/redis_load.c include/himetrica.h
+	$(CC) -std=c11 -O2 $(CWARN) -Iinclude Tests/redis/redis_load.c -L$(BUILD)/lib -lhimetrica \
+	  -Wl,-rpath,$(CURDIR)/$(BUILD)/lib -o $@
+test-shared-limit: lib devserver
+	$(MAKE) $(REDIS_LOAD)
+	timeout 400 $(PYTHON) Tests/redis/shared_limit.py --load $(REDIS_LOAD) --devserver .build/debug/himetrica-devserver \
+	  --seconds 20 --log-dir $(BUILD)/shared-limit-logs
+
+# Its short form for `make test` (about a minute): 10 s runs with and without, one outage, a wrong password.
+test-shared-limit-short: lib devserver
+	$(MAKE) $(REDIS_LOAD)
+	timeout 200 $(PYTHON) Tests/redis/shared_limit.py --load $(REDIS_LOAD) --devserver .build/debug/himetrica-devserver \
+	  --seconds 10 --scenarios shared,unshared,outage,password --log-dir $(LOGS)/shared-limit
 
 # libFuzzer: the rules (Swift) and the C entry points; `fuzz` runs each 5 minutes, `fuzz-short` 15 s.
 FUZZ_SECONDS ?= 300

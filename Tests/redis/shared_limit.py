@@ -9,7 +9,7 @@ as separate hosts would be) and ends everything it started:
   unshared  the same hosts without it: their 429 count, for comparison
   outage    Redis stopped at 4 s and started again at 8 s: nothing lost, 429s bounded,
             shared permits resume
-  hang      Redis paused (SIGSTOP) for 3 s: no call blocks, nothing lost
+  hang      Redis paused (SIGSTOP) for 3 s: no call blocks, nothing lost, permits resume
   password  a wrong password: one log line, never the password, delivery goes on
 
 Prints one line of numbers per scenario and fails (exit 1) when a check fails.
@@ -207,7 +207,7 @@ def main() -> int:
                     check(total["shared_permits"] == total["delivered"], f"shared: not every request had a shared permit: {total}")
                     check(total["redis_errors"] == 0, f"shared: Redis errors: {total}")
             elif name in ("outage", "hang"):
-                seconds = 14 if name == "outage" else 10
+                seconds = 14
                 marks = {}
 
                 def during():
@@ -244,7 +244,9 @@ def main() -> int:
                 check(total["shared_fallbacks"] >= args.hosts, f"{name}: not every host fell back: {total}")
                 check(max(resumed) <= 6, f"{name}: shared permits did not resume within 6 s: {resumed}")
                 check(statuses.get("429", 0) <= 30 * args.hosts / 4, f"{name}: {statuses.get('429')} answers 429 (goal <= 30)")
-                check(total["max_call_us"] < 50_000, f"{name}: a track call took {total['max_call_us']:.0f} us")
+                # A call that waited for Redis would take the 200 ms timeout at least; less is
+                # the machine's scheduling (2 busy cores).
+                check(total["max_call_us"] < 200_000, f"{name}: a track call took {total['max_call_us']:.0f} us")
             elif name == "password":
                 results = run_hosts(args, server, log_dir, name, [], 3, env_shared=redis.url(WRONG_PASSWORD))
                 total = summary(results)

@@ -627,7 +627,7 @@ extension Engine: PermitSink {
         transport.wakeup()
     }
 
-    func sharedLimitUp() -> [Int] {
+    func sharedLimitUp() -> [[UInt64]] {
         lock.withLock { scheduler.sharedResume(now: clock.monotonicNanoseconds()) }
     }
 }

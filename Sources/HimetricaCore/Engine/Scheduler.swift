@@ -336,10 +336,10 @@ struct Scheduler {
     /// Redis is away: keep to the fallback limit sized for `senders`.
     mutating func sharedFallBack(senders: Int, now: UInt64) { shared?.fallBack(senders: senders, now: now) }
 
-    /// Redis is back; returns per endpoint the requests sent under the fallback in its last
-    /// window.
-    mutating func sharedResume(now: UInt64) -> [Int] {
-        shared?.resume(now: now) ?? Endpoint.allCases.map { _ in 0 }
+    /// Redis is back; returns per endpoint the ages (ns) of the requests sent under the
+    /// fallback in its last window.
+    mutating func sharedResume(now: UInt64) -> [[UInt64]] {
+        shared?.resume(now: now) ?? Endpoint.allCases.map { _ in [] }
     }
 
     private mutating func takeId() -> UInt64 {

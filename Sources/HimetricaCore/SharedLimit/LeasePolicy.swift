@@ -44,11 +44,13 @@ enum LeasePlan {
     static func share(count: Int, senders: Int) -> Int { max(1, count / max(1, senders)) }
 }
 
-/// When to try Redis again after a failure: exponential from 100 ms to 5 s, with jitter (half
+/// When to try Redis again after a failure: exponential from 100 ms to 2 s, with jitter (half
 /// fixed, half random) so hosts that lost Redis together do not come back together.
 struct ReconnectBackoff {
     static let first: UInt64 = 100_000_000
-    static let ceiling: UInt64 = 5_000_000_000
+    /// Low enough that shared permits resume within a few seconds of Redis's return; one
+    /// attempt costs the limiter's thread at most the timeout, and nobody else anything.
+    static let ceiling: UInt64 = 2_000_000_000
     private var next = first
 
     /// The wait before the next attempt; each call doubles the one after.
@@ -104,10 +106,10 @@ struct FallbackLimiter {
         lastChange = now
     }
 
-    /// Sends recorded within the last window before `now`.
-    mutating func recentSends(now: UInt64) -> Int {
+    /// How long ago (ns) each send still within the last window before `now` left.
+    mutating func recentSendAges(now: UInt64) -> [UInt64] {
         _ = nextAllowed(now: now)
-        return sends.count
+        return sends.drainCopy().map { now &- $0 }
     }
 }
 
@@ -192,12 +194,12 @@ struct SharedPermits {
         }
     }
 
-    /// Redis is back: shared permits again. Returns, per endpoint, the requests sent under
-    /// the fallback within the last window, for the script to count.
-    mutating func resume(now: UInt64) -> [Int] {
+    /// Redis is back: shared permits again. Returns, per endpoint, the ages (ns) of the
+    /// requests sent under the fallback within the last window, for the script to count.
+    mutating func resume(now: UInt64) -> [[UInt64]] {
         endpoints.indices.map { index in
-            guard var state = endpoints[index], var fallback = state.fallback else { return 0 }
-            let recent = fallback.recentSends(now: now)
+            guard var state = endpoints[index], var fallback = state.fallback else { return [] }
+            let recent = fallback.recentSendAges(now: now)
             state.fallback = nil
             endpoints[index] = state
             return recent

@@ -11,7 +11,8 @@ import HimetricaRules
 ///
 /// Actions (`ARGV[1]`):
 /// - `lease`: heartbeat (the sender stays in the live-sender set for `ARGV[6]` ms), record
-///   `ARGV[7]` permits the sender used on its own while Redis was away, then grant up to
+///   the requests the sender sent on its own while Redis was away (`ARGV[7]`: their ages in
+///   ms, comma-separated), so they count where they fall in the window, then grant up to
 ///   `ARGV[4]` permits unless the endpoint is paused. Answers
 ///   `{granted, retry_ms, live_senders, paused_ms}`: `retry_ms` is when the next permit frees
 ///   up (when fewer than asked were granted).
@@ -36,8 +37,12 @@ enum PermitScript {
         local senders = redis.call('ZCARD', KEYS[3])
         redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
         local member = ARGV[5] .. ':' .. ARGV[8] .. ':'
-        for i = 1, tonumber(ARGV[7]) do redis.call('ZADD', KEYS[1], now, member .. 'u' .. i) end
-        if tonumber(ARGV[7]) > 0 then redis.call('PEXPIRE', KEYS[1], window) end
+        local n = 0
+        for age in string.gmatch(ARGV[7], '%d+') do
+          n = n + 1
+          redis.call('ZADD', KEYS[1], now - tonumber(age), member .. 'u' .. n)
+        end
+        if n > 0 then redis.call('PEXPIRE', KEYS[1], window) end
         local pause = tonumber(redis.call('GET', KEYS[2]) or '0')
         if pause > now then return {0, pause - now, senders, pause - now} end
         local want = tonumber(ARGV[4])

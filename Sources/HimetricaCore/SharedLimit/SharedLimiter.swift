@@ -17,9 +17,9 @@ protocol PermitSink: AnyObject, Sendable {
     func sharedPause(_ endpoint: Endpoint, until: UInt64)
     /// Redis is away: keep to the fallback limit, sized for `senders` live senders.
     func sharedLimitDown(senders: Int)
-    /// Redis is back; returns per endpoint the requests sent under the fallback in the last
-    /// window, for Redis to count.
-    func sharedLimitUp() -> [Int]
+    /// Redis is back; returns per endpoint the ages (ns) of the requests sent under the
+    /// fallback in the last window, for Redis to count.
+    func sharedLimitUp() -> [[UInt64]]
 }
 
 /// Takes permits for one secret key from Redis on a thread of its own, so the flush thread
@@ -64,7 +64,9 @@ final class SharedLimiter: @unchecked Sendable {
     private var nextLeaseAt: [UInt64]
     private var heartbeatAt: UInt64 = 0
     private var senders = 1
-    private var unreported: [Int]
+    /// Per endpoint, the ages (ns, as of `unreportedAt`) of requests sent without Redis.
+    private var unreported: [[UInt64]]
+    private var unreportedAt: UInt64 = 0
     private var leaseSequence: UInt64 = 0
     private var rng = SystemRandomNumberGenerator()
 
@@ -74,7 +76,7 @@ final class SharedLimiter: @unchecked Sendable {
         senderId = String(UInt64.random(in: 0...UInt64.max, using: &rng), radix: 36) + "-\(getpid())"
         demand = Array(repeating: 0, count: Endpoint.allCases.count)
         nextLeaseAt = demand.map { _ in 0 }
-        unreported = demand
+        unreported = demand.map { _ in [] }
     }
 
     /// Sets who gets the permits (held weakly: the engine owns the limiter).
@@ -187,13 +189,14 @@ final class SharedLimiter: @unchecked Sendable {
             if down {
                 down = false
                 unreported = sink?.sharedLimitUp() ?? unreported
+                unreportedAt = Clock.monotonicNanoseconds()
                 settings.logger.notice(
                     "shared rate limit: Redis is back; using shared permits again",
                     metadata: ["redis": "\(settings.url.redacted)"])
             }
         }
         for (endpoint, milliseconds) in pauses {
-            guard case .success = runScript(endpoint, action: "pause", want: 0, extra: milliseconds) else { return }
+            guard case .success = runScript(endpoint, action: "pause", want: 0, extra: String(milliseconds)) else { return }
         }
         let now = Clock.monotonicNanoseconds()
         var leased = false
@@ -215,9 +218,11 @@ final class SharedLimiter: @unchecked Sendable {
     private func lease(_ endpoint: Endpoint, limit: RateLimit, demand: Int) -> Bool {
         let askedAt = Clock.monotonicNanoseconds()
         let want = LeasePlan.want(demand: demand, count: limit.count, senders: senders)
-        let result = runScript(endpoint, action: "lease", want: want, extra: unreported[endpoint.rawValue])
+        let since = askedAt &- unreportedAt
+        let ages = unreported[endpoint.rawValue].map { String(($0 &+ since) / 1_000_000) }.joined(separator: ",")
+        let result = runScript(endpoint, action: "lease", want: want, extra: ages)
         guard case .success(let answer) = result else { return false }
-        unreported[endpoint.rawValue] = 0
+        unreported[endpoint.rawValue] = []
         senders = max(1, answer.senders)
         heartbeatAt = askedAt &+ LeasePlan.heartbeatInterval
         let now = Clock.monotonicNanoseconds()
@@ -234,7 +239,7 @@ final class SharedLimiter: @unchecked Sendable {
         return true
     }
 
-    private func runScript(_ endpoint: Endpoint, action: String, want: Int, extra: Int) -> Result<PermitScript.Answer, RedisFailure> {
+    private func runScript(_ endpoint: Endpoint, action: String, want: Int, extra: String) -> Result<PermitScript.Answer, RedisFailure> {
         guard let connection, let limit = settings.rateLimits[endpoint] ?? nil else {
             return .failure(RedisFailure(message: "not connected"))
         }
@@ -242,7 +247,7 @@ final class SharedLimiter: @unchecked Sendable {
         let arguments = [
             action, String(limit.count),
             String(LeasePlan.scriptWindowMilliseconds(window: limit.seconds.nanoseconds)), String(want), senderId,
-            String(LeasePlan.heartbeatLifetime / 1_000_000), String(extra), String(leaseSequence),
+            String(LeasePlan.heartbeatLifetime / 1_000_000), extra, String(leaseSequence),
         ]
         let result = PermitScript.run(
             on: connection, sha: &scriptSHA,
