@@ -120,15 +120,15 @@ demo: lib
 	./scripts/demo.sh
 
 # One bounded suite (a few minutes): every figure of issue 7 with its reference, ratio and target.
-bench: lib node
+bench: lib node $(BUILD)/redis_load devserver
 	./bench/run.sh
 
 # The same, with delivery at 100 ms latency under the real default limit (1000/min, 2 minutes).
-bench-full: lib node
+bench-full: lib node $(BUILD)/redis_load devserver
 	BENCH_FULL=1 ./bench/run.sh
 
 # Every benchmark with tiny counts (well under a minute): keeps them runnable; not a timing.
-bench-smoke: lib node
+bench-smoke: lib node $(BUILD)/redis_load devserver
 	BENCH_SMOKE=1 ./bench/run.sh
 
 install: lib

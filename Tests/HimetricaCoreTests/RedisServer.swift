@@ -35,7 +35,16 @@ final class RedisServer: @unchecked Sendable {
         posix_spawn_file_actions_init(&actions)
         posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        let rc = posix_spawnp(&pid, "redis-server", &actions, nil, &argv, environ)
+        // The test's thread may block signals (as the engine's threads do); the server must
+        // get SIGTERM, so it starts with none blocked.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t()
+        sigemptyset(&none)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
+        let rc = posix_spawnp(&pid, "redis-server", &actions, &attributes, &argv, environ)
         guard rc == 0 else { throw RedisFailure(message: "cannot start redis-server (install Debian's redis-server): \(rc)") }
         let ready = waitUntil(timeout: 10) {
             (try? RedisConnection(url: url, timeoutMilliseconds: 200)) != nil
@@ -48,7 +57,11 @@ final class RedisServer: @unchecked Sendable {
         kill(pid, SIGCONT)
         kill(pid, SIGTERM)
         var status: Int32 = 0
-        waitpid(pid, &status, 0)
+        // Bounded: SIGKILL after 5 s.
+        if !waitUntil(timeout: 5, { waitpid(pid, &status, WNOHANG) == pid }) {
+            kill(pid, SIGKILL)
+            waitpid(pid, &status, 0)
+        }
         pid = 0
     }
 

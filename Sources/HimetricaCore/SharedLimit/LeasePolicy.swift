@@ -15,10 +15,11 @@ enum LeasePlan {
     /// A leased permit must be used (its request sent) within this long of asking for it;
     /// later it is thrown away, not hoarded.
     static let leaseLifetime: UInt64 = 100_000_000
-    /// How long a sender stays counted as live after its last heartbeat.
-    static let heartbeatLifetime: UInt64 = 3_000_000_000
-    /// A sender with nothing to send still heartbeats this often.
-    static let heartbeatInterval: UInt64 = 1_000_000_000
+    /// How long a sender stays counted as live after its last heartbeat (every lease is one).
+    static let heartbeatLifetime: UInt64 = 10_000_000_000
+    /// A sender that has not leased for this long sends a heartbeat alone: rare while it
+    /// sends, so heartbeats cost few round trips.
+    static let heartbeatInterval: UInt64 = 4_000_000_000
     /// The most permits asked for in one round trip.
     static let maxBatch = 8
 

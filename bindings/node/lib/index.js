@@ -201,6 +201,9 @@ const OPTIONS = {
   rateLimitTrack: ['rate_limit_track', RATE],
   rateLimitIdentify: ['rate_limit_identify', RATE],
   rateLimitUserId: ['rate_limit_user_id', RATE],
+  sharedLimit: ['shared_limit', String],
+  sharedLimitFallback: ['shared_limit_fallback', String],
+  sharedLimitTimeout: ['shared_limit_timeout', MS],
 };
 const NOT_CORE = new Set(['secretKey', 'onDelivery', 'logger', 'logLevel']);
 const LOG_LEVELS = { trace: 0, debug: 1, info: 2, notice: 3, warning: 4, error: 5, critical: 6 };
@@ -363,7 +366,8 @@ class Client extends EventEmitter {
     );
   }
 
-  /** Counters: queued, delivered, rejected, retried, gaveUp, dropped, throttled, inFlight, queueDepth. */
+  /** Counters: queued, delivered, rejected, retried, gaveUp, dropped, throttled, inFlight, queueDepth,
+   * sharedPermits, sharedFallbacks, redisErrors. */
   stats() {
     const raw = native.stats(this.#h);
     const out = {};
