@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BACKLOG 8
+#define BACKLOG 16
 
 static double now(void) {
     struct timespec ts;

@@ -313,15 +313,16 @@ struct Scheduler {
 
     // MARK: Shared limit
 
-    /// Per endpoint, how many more shared permits could be used now: requests ready to leave
-    /// that the local limits let go (at most the free in-flight slots), beyond the permits
-    /// held. All zero without a shared limit or while it falls back.
+    /// Per endpoint, how many more shared permits could be used soon: requests ready to leave
+    /// that the local limits let go, at most `maxInFlight` (those beyond the free slots leave
+    /// as requests in flight end), beyond the permits held. Counting only the free slots would
+    /// lease one permit per round trip whenever the server answers fast. All zero without a
+    /// shared limit or while it falls back.
     mutating func sharedDemand(now: UInt64) -> [Int] {
-        let room = max(0, maxInFlight - inFlight.count)
-        return Endpoint.allCases.map { endpoint in
+        Endpoint.allCases.map { endpoint in
             guard shared != nil, startsAt(endpoint, now: now) <= now else { return 0 }
             let ready = endpoint == .userId ? readyLookups.count : readyLanes[endpoint.rawValue].count
-            return shared!.demand(endpoint, ready: min(ready, room), now: now)
+            return shared!.demand(endpoint, ready: min(ready, maxInFlight), now: now)
         }
     }
 

@@ -16,10 +16,10 @@ enum LeasePlan {
     /// later it is thrown away, not hoarded.
     static let leaseLifetime: UInt64 = 100_000_000
     /// How long a sender stays counted as live after its last heartbeat (every lease is one).
-    static let heartbeatLifetime: UInt64 = 10_000_000_000
-    /// A sender that has not leased for this long sends a heartbeat alone: rare while it
-    /// sends, so heartbeats cost few round trips.
-    static let heartbeatInterval: UInt64 = 4_000_000_000
+    static let heartbeatLifetime: UInt64 = 30_000_000_000
+    /// A sender that has not leased for this long (a third of the lifetime) sends a heartbeat
+    /// alone: rare while it sends, so heartbeats cost few round trips.
+    static let heartbeatInterval: UInt64 = 10_000_000_000
     /// The most permits asked for in one round trip.
     static let maxBatch = 8
 

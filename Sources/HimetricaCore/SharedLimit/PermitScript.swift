@@ -14,8 +14,8 @@ import HimetricaRules
 ///   the requests the sender sent on its own while Redis was away (`ARGV[7]`: their ages in
 ///   ms, comma-separated), so they count where they fall in the window, then grant up to
 ///   `ARGV[4]` permits unless the endpoint is paused. Answers
-///   `{granted, retry_ms, live_senders, paused_ms}`: `retry_ms` is when the next permit frees
-///   up (when fewer than asked were granted).
+///   `{granted, retry_ms, live_senders, paused_ms}`: when fewer than asked were granted,
+///   `retry_ms` is when as many as were asked for will be free again.
 /// - `pause`: every sender of this key stops sending to the endpoint for `ARGV[7]` ms (a 429
 ///   or `Retry-After` one of them saw). Answers `{0, 0, 0, paused_ms}`.
 enum PermitScript {
@@ -52,8 +52,11 @@ enum PermitScript {
         if grant > 0 then redis.call('PEXPIRE', KEYS[1], window) end
         local retry = 0
         if grant < want then
-          local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-          if oldest[2] then retry = math.max(1, tonumber(oldest[2]) + window - now + 1) end
+          -- When a whole batch (want) will be free again: asking as each single grant expires
+          -- would keep the grants one by one, window after window.
+          local k = math.min(want, count) - 1
+          local freeing = redis.call('ZRANGE', KEYS[1], k, k, 'WITHSCORES')
+          if freeing[2] then retry = math.max(1, tonumber(freeing[2]) + window - now + 1) end
         end
         return {grant, retry, senders, 0}
         """
