@@ -1,5 +1,6 @@
 #include "chiredis.h"
 
+#include <errno.h>
 #include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,7 +57,10 @@ void chiredis_command(chiredis_connection *connection, int argc, const char **ar
     redisReply *r = redisCommandArgv(connection->context, argc, argv, lengths);
     if (r == NULL) {
         reply->kind = CHIREDIS_IO_ERROR;
-        const char *why = connection->context->err ? connection->context->errstr : "no reply";
+        /* hiredis reports a read timeout as EAGAIN's text. */
+        int timed_out = connection->context->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK);
+        const char *why = timed_out ? "no answer within the timeout"
+                          : connection->context->err ? connection->context->errstr : "no reply";
         copy_text(reply->text, sizeof reply->text, why, strlen(why));
         return;
     }

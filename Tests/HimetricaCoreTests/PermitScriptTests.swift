@@ -172,18 +172,7 @@ struct PermitScriptTests {
 
     /// A one-shot TCP server that answers like a web server.
     static func notRedis() -> (Int, TestThread) {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                _ = bind(fd, $0, length)
-                _ = getsockname(fd, $0, &length)
-            }
-        }
-        listen(fd, 4)
+        let (fd, port) = RedisServer.listeningSocket()
         let thread = TestThread {
             let client = accept(fd, nil, nil)
             var buffer = [UInt8](repeating: 0, count: 256)
@@ -194,6 +183,6 @@ struct PermitScriptTests {
             close(fd)
         }
         thread.start()
-        return (Int(UInt16(bigEndian: address.sin_port)), thread)
+        return (port, thread)
     }
 }

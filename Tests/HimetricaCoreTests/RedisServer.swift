@@ -69,13 +69,19 @@ final class RedisServer: @unchecked Sendable {
     func pause() { kill(pid, SIGSTOP) }
     func resume() { kill(pid, SIGCONT) }
 
+    /// A port nothing listens on now (one the kernel just handed out).
     static func freePort() -> Int {
+        let (fd, port) = listeningSocket()
+        close(fd)
+        return port
+    }
+
+    /// A TCP socket listening on a free loopback port, and the port.
+    static func listeningSocket() -> (fd: Int32, port: Int) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         withUnsafeMutablePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
@@ -83,7 +89,7 @@ final class RedisServer: @unchecked Sendable {
                 _ = getsockname(fd, $0, &length)
             }
         }
-        return Int(UInt16(bigEndian: address.sin_port))
+        listen(fd, 4)
+        return (fd, Int(UInt16(bigEndian: address.sin_port)))
     }
 }
-
