@@ -31,7 +31,7 @@ export HIMETRICA_DEVSERVER := $(DEVSERVER)
 
 .PHONY: all deps build devserver cli lib header check-header test test-swift test-c test-node node node-pack \
   test-node-types bench-node venv test-python test-python-types python-wheel bench-python test-devpage screenshot demo bench bench-full bench-smoke install clean \
-  soak test-soak-short fuzz fuzz-short test-sanitizers test-sanitizers-swift test-sanitizers-c lib-asan scan-secrets
+  soak test-soak-short test-shared-limit test-shared-limit-short fuzz fuzz-short test-sanitizers test-sanitizers-swift test-sanitizers-c lib-asan scan-secrets
 
 all: lib
 
@@ -96,6 +96,7 @@ test: deps
 	$(LOGGED) devpage $(MAKE) --no-print-directory test-devpage
 	$(LOGGED) python-types $(MAKE) --no-print-directory test-python-types
 	$(LOGGED) soak-short $(MAKE) --no-print-directory test-soak-short
+	$(LOGGED) shared-limit $(MAKE) --no-print-directory test-shared-limit-short
 	$(LOGGED) fuzz-short $(MAKE) --no-print-directory fuzz-short
 	$(LOGGED) bench-smoke $(MAKE) --no-print-directory bench-smoke
 	scripts/scan-secrets.sh $(LOGS)
@@ -191,15 +192,15 @@ demo: lib devserver cli
 	HIMETRICA_CLI=$(CLI) ./scripts/demo.sh
 
 # One bounded suite (a few minutes): every figure of issue 7 with its reference, ratio and target.
-bench: lib node venv
+bench: lib node venv $(BUILD)/redis_load devserver
 	PYTHON=$(VENV_PYTHON) ./bench/run.sh
 
 # The same, with delivery at 100 ms latency under the real default limit (1000/min, 2 minutes).
-bench-full: lib node venv
+bench-full: lib node venv $(BUILD)/redis_load devserver
 	BENCH_FULL=1 PYTHON=$(VENV_PYTHON) ./bench/run.sh
 
 # Every benchmark with tiny counts (well under a minute): keeps them runnable; not a timing.
-bench-smoke: lib node venv
+bench-smoke: lib node venv $(BUILD)/redis_load devserver
 	BENCH_SMOKE=1 PYTHON=$(VENV_PYTHON) ./bench/run.sh
 
 install: lib
@@ -238,6 +239,23 @@ test-soak-short: lib devserver
 	$(MAKE) $(SOAK_LOAD)
 	timeout 120 $(PYTHON) Tests/soak/soak.py --load $(SOAK_LOAD) --events 5000 --outage-at 2 --outage-seconds 2 \
 	  --budget 50 --report $(BUILD)/soak-short-report.txt
+
+# Many hosts, one key (issue 14): 4 processes against the dev server (track 60/5 s) and a real
+# redis-server, with and without shared_limit, Redis stopped, paused and with a wrong password.
+REDIS_LOAD := $(BUILD)/redis_load
+$(REDIS_LOAD): Tests/redis/redis_load.c include/himetrica.h
+	$(CC) -std=c11 -O2 $(CWARN) -Iinclude Tests/redis/redis_load.c -L$(BUILD)/lib -lhimetrica \
+	  -Wl,-rpath,$(CURDIR)/$(BUILD)/lib -o $@
+test-shared-limit: lib devserver
+	$(MAKE) $(REDIS_LOAD)
+	timeout 400 $(PYTHON) Tests/redis/shared_limit.py --load $(REDIS_LOAD) --devserver .build/debug/himetrica-devserver \
+	  --seconds 20 --log-dir $(BUILD)/shared-limit-logs
+
+# Its short form for `make test` (about a minute): 10 s runs with and without, one outage, a wrong password.
+test-shared-limit-short: lib devserver
+	$(MAKE) $(REDIS_LOAD)
+	timeout 200 $(PYTHON) Tests/redis/shared_limit.py --load $(REDIS_LOAD) --devserver .build/debug/himetrica-devserver \
+	  --seconds 10 --scenarios shared,unshared,outage,password --log-dir $(LOGS)/shared-limit
 
 # libFuzzer: the rules (Swift) and the C entry points; `fuzz` runs each 5 minutes, `fuzz-short` 15 s.
 FUZZ_SECONDS ?= 300

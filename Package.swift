@@ -33,6 +33,9 @@ let package = Package(
             pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
+        // hiredis 0.14 (Debian's libhiredis-dev) for the shared rate limit, linked statically so
+        // that libhimetrica.so and Swift programs need nothing new at run time.
+        .target(name: "CHiredis", linkerSettings: [.linkedLibrary(":libhiredis.a")]),
         // Layer 1: pure rules (identities, validation, JSON, timestamps). No I/O.
         .target(name: "HimetricaRules"),
         // Layers 2-3: the engine (queue, scheduler, limiter, retries, cache, flush thread)
@@ -40,7 +43,7 @@ let package = Package(
         .target(
             name: "HimetricaCore",
             dependencies: [
-                "HimetricaRules", "CCurl",
+                "HimetricaRules", "CCurl", "CHiredis",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -87,7 +87,13 @@ EOF
 step "Node track vs JSON.stringify + push"
 BENCH_MACHINE="$work/node.txt" N="$node_n" timeout 300 node bindings/node/bench/node_track.js > "$work/node-table.txt" 2>/dev/null
 
-cat "$work/py.txt" "$work/node.txt" >> "$work/c.txt"
+# 6. The shared limit (issue 14): Redis round trips per delivered event, added latency.
+step "shared limit through Redis"
+shared_secs=10; [ "$smoke" = 1 ] && shared_secs=2
+timeout 300 $PYTHON bench/shared_limit.py "$root/build/redis_load" "$root/.build/debug/himetrica-devserver" "$shared_secs" \
+  > "$work/shared.txt" 2>/dev/null || echo "bench: shared limit run failed" >&2
+
+cat "$work/py.txt" "$work/node.txt" "$work/shared.txt" >> "$work/c.txt"
 awk '/^Requests\/sec/ { printf "wrk_rps %.0f\n", $2 }' "$work/wrk.txt" >> "$work/c.txt"
 [ -n "${BENCH_KEEP:-}" ] && cp "$work/c.txt" "$BENCH_KEEP"
 
@@ -152,6 +158,12 @@ row("memory with 10,000 queued events (server down)", f"{mem:.0f} B/event beyond
 lh, lj = g("py_load_himetrica"), g("py_load_json")
 row("library load + client start (Python `import himetrica` + `Client()`)", f"{lh:.1f} ms",
     f"`import json`: {lj:.2f} ms", f"+{lh - lj:.1f} ms", "≤ 30 ms", lh <= 30)
+rt, rtf = g("redis_round_trips_per_event_4hosts"), g("redis_round_trips_per_event_fast")
+row("shared limit: Redis round trips per delivered event (4 hosts at 60/5 s)", f"{rt:.3f}",
+    f"1 host, limit out of the way, 8 in flight: {rtf:.3f}", "—", "≤ 0.25", rt <= 0.25)
+added = g("redis_added_latency_us")
+rows.append(("shared limit: added time per request (1 in flight: one lease per request, the worst case)",
+             f"{added:.0f} µs", f"without shared_limit: {g('redis_latency_plain_us'):.0f} µs/request", "—", "(information)", ""))
 
 print()
 print("| figure | value | reference (same run) | ratio | target | |")

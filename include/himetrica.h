@@ -242,6 +242,12 @@ typedef enum hm_stat {
   HM_STAT_IN_FLIGHT = 7,
 /// Requests waiting to be sent.
   HM_STAT_QUEUE_DEPTH = 8,
+/// Requests sent with a permit from the shared limit (`shared_limit`, Redis).
+  HM_STAT_SHARED_PERMITS = 9,
+/// Times Redis was lost and the shared limit fell back to a local one.
+  HM_STAT_SHARED_FALLBACKS = 10,
+/// Redis calls of the shared limit that failed (connection, timeout, error answer).
+  HM_STAT_REDIS_ERRORS = 11,
 } hm_stat;
 
 /** Every counter of a client, read at one instant by hm_stats_snapshot(). Set `size` to
@@ -267,6 +273,12 @@ typedef struct hm_stats {
     uint64_t in_flight;
     /** Requests waiting to be sent. */
     uint64_t queue_depth;
+    /** Requests sent with a permit from the shared limit (`shared_limit`, Redis). */
+    uint64_t shared_permits;
+    /** Times Redis was lost and the shared limit fell back to a local one. */
+    uint64_t shared_fallbacks;
+    /** Redis calls of the shared limit that failed (connection, timeout, error answer). */
+    uint64_t redis_errors;
 } hm_stats;
 
 /// Reads every counter at one instant into `*stats`, so they agree with each other (queued ==

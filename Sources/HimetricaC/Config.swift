@@ -166,10 +166,13 @@ struct CLogHandler: LogHandler {
 
     func log(event: LogEvent) {
         let level = hm_log_level(event.level).rawValue
+        // C has no metadata: it follows the message as `key=value` pairs.
+        let pairs = metadata.merging(event.metadata ?? [:]) { $1 }.sorted { $0.key < $1.key }
+        let text = ([" \(event.message)"] + pairs.map { "\($0.key)=\($0.value)" }).joined(separator: " ").dropFirst()
         if let callback {
-            "\(event.message)".withCString { text in callouts.call { callback.function(level, text, callback.userData) } }
+            String(text).withCString { text in callouts.call { callback.function(level, text, callback.userData) } }
         } else {
-            let line = "himetrica \(event.level): \(event.message)\n"
+            let line = "himetrica \(event.level): \(text)\n"
             _ = line.withCString { write(2, $0, strlen($0)) }
         }
     }

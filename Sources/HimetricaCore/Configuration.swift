@@ -1,6 +1,12 @@
 import HimetricaRules
 import Logging
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// How many requests an endpoint may receive in a window, as the server counts them.
 public struct RateLimit: Sendable, Hashable {
     /// Requests allowed in any window.
@@ -62,6 +68,15 @@ public struct Configuration: Sendable {
     public var surface: String = "swift"
     /// Where log lines go. Default: swift-log's `Logger(label: "himetrica")`.
     public var logger: Logger = Logger(label: "himetrica")
+    /// Shares each endpoint's limit with every host using this key through Redis:
+    /// `redis://[user:password@]host:port[/db]`. Each request then also needs a permit from
+    /// Redis; when Redis is away the client keeps to ``sharedLimitFallback``. Default: the
+    /// environment variable `HIMETRICA_SHARED_LIMIT`, else nil (no shared limit).
+    public var sharedLimit: String? = Self.environment("HIMETRICA_SHARED_LIMIT")
+    /// The local limit while Redis is away. Default ``SharedLimitFallback/share``.
+    public var sharedLimitFallback: SharedLimitFallback = .share
+    /// The longest a connection to Redis or one Redis command may take. Default 200 ms.
+    public var sharedLimitTimeout: Duration = .milliseconds(200)
     /// Called on the flush thread with each request's final outcome. Keep it short; it cannot
     /// stop or slow delivery beyond its own run time.
     public var onDelivery: (@Sendable (Delivery) -> Void)?
@@ -97,6 +112,21 @@ public struct Configuration: Sendable {
                 "must be COUNT/SECONDS with COUNT >= 1 and 0 < SECONDS <= 86400")
         }
         _ = try BaseURL(endpoint, allowInsecureHTTP: allowInsecureHTTP)
+        if let sharedLimit { _ = try RedisURL(sharedLimit) }
+        try check(
+            sharedLimitTimeout >= .milliseconds(1) && sharedLimitTimeout <= .seconds(60), "shared_limit_timeout",
+            "must be between 0.001 and 60 seconds")
+    }
+
+    /// ``sharedLimitTimeout`` in whole milliseconds (at least 1).
+    var sharedLimitTimeoutMilliseconds: Int {
+        let (seconds, attoseconds) = sharedLimitTimeout.components
+        return max(1, Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000))
+    }
+
+    private static func environment(_ name: String) -> String? {
+        guard let value = getenv(name), value.pointee != 0 else { return nil }
+        return String(cString: value)
     }
 
     /// Sets an option from text, as the C, Python and Node surfaces pass them. Names are
@@ -135,6 +165,18 @@ public struct Configuration: Sendable {
             case "false", "0": allowInsecureHTTP = false
             default: throw ValidationError(field: name, rule: "must be true or false")
             }
+        case "shared_limit": sharedLimit = value.isEmpty ? nil : value
+        case "shared_limit_fallback":
+            guard let policy = SharedLimitFallback(rawValue: value) else {
+                throw ValidationError(field: name, rule: "must be share or aimd")
+            }
+            sharedLimitFallback = policy
+        case "shared_limit_timeout":
+            let seconds = try number(name)
+            guard seconds >= 0.001, seconds <= 60 else {
+                throw ValidationError(field: name, rule: "must be between 0.001 and 60 seconds")
+            }
+            sharedLimitTimeout = .nanoseconds(Int64(seconds * 1e9))
         case "rate_limit_track", "rate_limit_identify", "rate_limit_user_id":
             let endpoint = Endpoint.allCases.first { "rate_limit_" + $0.name.replacingDash == name }!
             rateLimits[endpoint] = try Self.parseRateLimit(value, field: name)

@@ -48,6 +48,12 @@ public struct Stats: Sendable, Hashable {
     public var inFlight: UInt64 = 0
     /// Requests waiting to be sent.
     public var queueDepth: UInt64 = 0
+    /// Requests sent with a permit from the shared limit (`shared_limit`, Redis).
+    public var sharedPermits: UInt64 = 0
+    /// Times Redis was lost and the shared limit fell back to a local one.
+    public var sharedFallbacks: UInt64 = 0
+    /// Redis calls of the shared limit that failed (connection, timeout, error answer).
+    public var redisErrors: UInt64 = 0
 
     /// All counters at zero.
     public init() {}
@@ -57,6 +63,7 @@ public struct Stats: Sendable, Hashable {
     public var named: [(name: String, value: UInt64)] {
         [("queued", queued), ("delivered", delivered), ("rejected", rejected), ("retried", retried),
          ("gave_up", gaveUp), ("dropped", dropped), ("throttled", throttled), ("in_flight", inFlight),
-         ("queue_depth", queueDepth)]
+         ("queue_depth", queueDepth), ("shared_permits", sharedPermits), ("shared_fallbacks", sharedFallbacks),
+         ("redis_errors", redisErrors)]
     }
 }

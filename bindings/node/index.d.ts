@@ -105,6 +105,12 @@ export interface CoreOptions {
   caFile?: string;
   /** Allow `http://` to hosts other than loopback. Default false: the key only travels in TLS. */
   allowInsecureHttp?: boolean;
+  /** Shares each endpoint's limit with every host using this key through Redis: `redis://[user:password@]host:port[/db]`. Each request then also needs a permit from Redis; when Redis is away the client keeps to `sharedLimitFallback`. Default: the environment variable `HIMETRICA_SHARED_LIMIT`, else nil (no shared limit). */
+  sharedLimit?: string;
+  /** The rate limit for shared_limit_fallback requests: COUNT per SECONDS, or none. */
+  sharedLimitFallback?: string;
+  /** The window's length in seconds. (Node: in milliseconds.) */
+  sharedLimitTimeout?: number;
   /** The rate limit for track requests: COUNT per SECONDS, or none. */
   rateLimitTrack?: RateLimit;
   /** The rate limit for identify requests: COUNT per SECONDS, or none. */
@@ -133,6 +139,12 @@ export interface Stats {
   inFlight: number;
   /** Requests waiting to be sent. */
   queueDepth: number;
+  /** Requests sent with a permit from the shared limit (`shared_limit`, Redis). */
+  sharedPermits: number;
+  /** Times Redis was lost and the shared limit fell back to a local one. */
+  sharedFallbacks: number;
+  /** Redis calls of the shared limit that failed (connection, timeout, error answer). */
+  redisErrors: number;
 }
 
 /** A log line's level. */

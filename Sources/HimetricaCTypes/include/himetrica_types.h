@@ -43,6 +43,12 @@ typedef struct hm_stats {
     uint64_t in_flight;
     /** Requests waiting to be sent. */
     uint64_t queue_depth;
+    /** Requests sent with a permit from the shared limit (`shared_limit`, Redis). */
+    uint64_t shared_permits;
+    /** Times Redis was lost and the shared limit fell back to a local one. */
+    uint64_t shared_fallbacks;
+    /** Redis calls of the shared limit that failed (connection, timeout, error answer). */
+    uint64_t redis_errors;
 } hm_stats;
 /* END GENERATED hm_stats */
 

@@ -42,6 +42,8 @@ public final class Engine: @unchecked Sendable {
     private let lock = ConditionLock()
     private var scheduler: Scheduler
     private var transport: any Transport
+    /// With `shared_limit`: takes permits from Redis on its own thread (see SharedLimit/).
+    private var sharedLimiter: SharedLimiter?
     private var cache: UserIdCache
     private var rng = SystemRandomNumberGenerator()
     private var thread: pthread_t?
@@ -83,11 +85,22 @@ public final class Engine: @unchecked Sendable {
             timeoutMilliseconds: Int(configuration.requestTimeout * 1000),
             caFile: configuration.caFile, maxResponseBytes: configuration.maxResponseBytes,
             proxy: .fromEnvironment(https: configuration.endpoint.lowercased().hasPrefix("https://")))
-        try self.init(configuration: configuration, clock: Clock()) { CurlTransport(settings: settings) }
+        let sharedLimiter = try configuration.sharedLimit.map { url throws(ValidationError) in
+            SharedLimiter(settings: .init(
+                url: try RedisURL(url), fingerprint: SecretKey.fingerprint(secretKey), rateLimits: configuration.rateLimits,
+                timeoutMilliseconds: configuration.sharedLimitTimeoutMilliseconds, logger: configuration.logger))
+        }
+        try self.init(configuration: configuration, clock: Clock(), sharedLimiter: sharedLimiter) {
+            CurlTransport(settings: settings)
+        }
     }
 
-    /// Creates an engine with an injected clock and transport (for tests).
-    init(configuration: Configuration, clock: any EngineClock, makeTransport: @escaping () -> any Transport) throws(ValidationError) {
+    /// Creates an engine with an injected clock and transport (for tests), and optionally a
+    /// shared limit.
+    init(
+        configuration: Configuration, clock: any EngineClock, sharedLimiter: SharedLimiter? = nil,
+        makeTransport: @escaping () -> any Transport
+    ) throws(ValidationError) {
         try configuration.validate()
         self.configuration = configuration
         baseURL = try BaseURL(configuration.endpoint, allowInsecureHTTP: configuration.allowInsecureHTTP)
@@ -96,12 +109,14 @@ public final class Engine: @unchecked Sendable {
         self.makeTransport = makeTransport
         logger = configuration.logger
         intake = Intake(capacity: configuration.queueCapacity)
-        scheduler = Scheduler(configuration: configuration)
+        scheduler = Scheduler(configuration: configuration, sharedLimit: sharedLimiter != nil)
         transport = makeTransport()
+        self.sharedLimiter = sharedLimiter
         cache = UserIdCache(
             capacity: configuration.userIdCacheCapacity,
             notFoundTTL: configuration.notFoundCacheSeconds.nanoseconds)
         ProcessHooks.register(self)
+        sharedLimiter?.attach(self)
     }
 
     // MARK: Calls
@@ -340,6 +355,10 @@ public final class Engine: @unchecked Sendable {
     /// The counters now.
     public var stats: Stats {
         var stats = lock.withLock { scheduler.stats }
+        if let sharedLimiter = lock.withLock({ sharedLimiter }) {
+            stats.sharedFallbacks = sharedLimiter.fallbacks.load(ordering: .relaxed)
+            stats.redisErrors = sharedLimiter.errors.load(ordering: .relaxed)
+        }
         let waiting = UInt64(intake.count), refused = refused.load(ordering: .relaxed)
         stats.queued += waiting + refused
         stats.queueDepth += waiting
@@ -414,6 +433,9 @@ public final class Engine: @unchecked Sendable {
             if phase == .stopping, scheduler.isIdle || now >= stopDeadline { break }
             wakeRequested = false
             let started = phase == .stopping && now >= stopDeadline ? [] : scheduler.takeStartable(now: now)
+            if let sharedLimiter, !sharedLimiter.publish(demand: scheduler.sharedDemand(now: now)) {
+                scheduler.sharedFallBack(senders: 1, now: now)
+            }
             var wakeAt = scheduler.nextWakeup(now: now)
             if let at = intakeOpensAt, at > now, intake.count > 0 { wakeAt = min(wakeAt ?? at, at) }
             let expired = idleWaiters.isEmpty && lookupWaiters.isEmpty ? nil : takeExpiredWaiters(now: now)
@@ -454,6 +476,7 @@ public final class Engine: @unchecked Sendable {
             }
         }
         transport.cancelAll()
+        sharedLimiter?.stop()
         let (_, tell) = dropEverything()
         lock.unlock()
         tell()
@@ -489,6 +512,9 @@ public final class Engine: @unchecked Sendable {
         let completion = scheduler.complete(
             id: id, response: response, now: now, nowUnixMilliseconds: clock.unixMilliseconds(), using: &rng)
         if completion.delivery != nil { finished(1) }
+        if let pause = completion.pause {
+            sharedLimiter?.publishPause(pause.endpoint, milliseconds: Int(pause.nanoseconds / 1_000_000))
+        }
         var log: () -> Void = {}
         if completion.unauthorized, !reportedUnauthorized {
             reportedUnauthorized = true
@@ -653,7 +679,14 @@ public final class Engine: @unchecked Sendable {
         forkGate.resetInChild()
         transport.abandonAfterFork()
         transport = makeTransport()
-        scheduler = Scheduler(configuration: configuration)
+        scheduler = Scheduler(configuration: configuration, sharedLimit: sharedLimiter != nil)
+        // The parent's limiter (its thread, lock and connection) is the parent's: left alone
+        // on purpose, never freed here, as its lock may be held by a thread that is not here.
+        if let parent = sharedLimiter {
+            _ = Unmanaged.passRetained(parent)
+            sharedLimiter = parent.forChild()
+            sharedLimiter?.attach(self)
+        }
         thread = nil
         threadStarted.store(false, ordering: .relaxed)
         refused.store(0, ordering: .relaxed)
@@ -733,3 +766,27 @@ public final class Engine: @unchecked Sendable {
         return out
     }
 }
+
+extension Engine: PermitSink {
+    func sharedPermitsGranted(_ endpoint: Endpoint, count: Int, expiresAt: UInt64) {
+        lock.withLock {
+            scheduler.grantShared(endpoint, count: count, expiresAt: expiresAt)
+            sharedLimiter?.demandMet(endpoint)
+        }
+        transport.wakeup()
+    }
+
+    func sharedPause(_ endpoint: Endpoint, until: UInt64) {
+        lock.withLock { scheduler.pauseShared(endpoint, until: until) }
+    }
+
+    func sharedLimitDown(senders: Int) {
+        lock.withLock { scheduler.sharedFallBack(senders: senders, now: clock.monotonicNanoseconds()) }
+        transport.wakeup()
+    }
+
+    func sharedLimitUp() -> [[UInt64]] {
+        lock.withLock { scheduler.sharedResume(now: clock.monotonicNanoseconds()) }
+    }
+}
+

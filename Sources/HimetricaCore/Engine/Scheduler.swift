@@ -55,6 +55,9 @@ struct Completion {
     var unauthorized = false
     /// A retry was scheduled this many ns from now.
     var retryIn: UInt64?
+    /// The server asked this endpoint to wait this many ns (Retry-After, X-RateLimit-Reset):
+    /// with a shared limit, every host of the key is told.
+    var pause: (endpoint: Endpoint, nanoseconds: UInt64)?
 }
 
 /// The engine's state machine: which request may leave when. Pure: no threads, no I/O, time
@@ -69,6 +72,8 @@ struct Scheduler {
     private let maxInFlight: Int
     private let retry: RetryPolicy
     private var limiters: [SlidingWindowLimiter?]
+    /// With `shared_limit`: permits leased from Redis (or its fallback), on top of `limiters`.
+    private var shared: SharedPermits?
     private var blockedUntil: [UInt64]
 
     private var lanes: [Identity: FIFO<Job>] = [:]
@@ -93,7 +98,9 @@ struct Scheduler {
     /// Sends are attempted in this order each round: a caller waits on lookups.
     private static let priority: [Endpoint] = [.userId, .identify, .track]
 
-    init(configuration: Configuration) {
+    /// - Parameter sharedLimit: whether requests also need a permit from the shared limit
+    ///   (handed in with ``grantShared(_:count:expiresAt:)``).
+    init(configuration: Configuration, sharedLimit: Bool = false) {
         lookupCapacity = configuration.queueCapacity
         maxInFlight = configuration.maxInFlight
         retry = RetryPolicy(
@@ -103,6 +110,9 @@ struct Scheduler {
             (configuration.rateLimits[endpoint] ?? nil).map {
                 SlidingWindowLimiter(limit: $0.count, window: $0.seconds.nanoseconds)
             }
+        }
+        if sharedLimit {
+            shared = SharedPermits(rateLimits: configuration.rateLimits, policy: configuration.sharedLimitFallback)
         }
         blockedUntil = Array(repeating: 0, count: Endpoint.allCases.count)
         readyLanes = Array(repeating: FIFO<Identity>(), count: Endpoint.allCases.count)
@@ -177,6 +187,7 @@ struct Scheduler {
                     stats.inFlight += 1
                 }
                 limiters[endpoint.rawValue]?.record(now: now)
+                if shared?.take(endpoint, now: now) == true { stats.sharedPermits += 1 }
                 job.attempts += 1
                 if job.attempts > 1, job.endpoint != .userId { stats.retried += 1 }
                 inFlight[job.id] = job
@@ -192,7 +203,7 @@ struct Scheduler {
         var next = backoff.nextDue
         if inFlight.count < maxInFlight {
             for endpoint in Endpoint.allCases where hasReady(endpoint) {
-                let at = startsAt(endpoint, now: now)
+                let at = max(startsAt(endpoint, now: now), shared?.availableAt(endpoint, now: now) ?? now)
                 next = min(next ?? at, at)
             }
         }
@@ -210,16 +221,21 @@ struct Scheduler {
         completion.unauthorized = response.status == 401
 
         let serverDelay = RateLimitHeaders.retryAfter(response.retryAfter, nowUnixMilliseconds: nowUnixMilliseconds)
-        if response.status == 429 { stats.throttled += 1 }
+        if response.status == 429 {
+            stats.throttled += 1
+            shared?.throttled(job.endpoint, now: now)
+        }
         if let exhausted = RateLimitHeaders.exhaustedFor(
             remaining: response.rateLimitRemaining, reset: response.rateLimitReset,
             nowUnixMilliseconds: nowUnixMilliseconds)
         {
             block(job.endpoint, until: now &+ exhausted)
+            completion.pause = (job.endpoint, exhausted)
         }
         // The server asked the whole endpoint to wait, whether or not this request retries.
         if let serverDelay, response.status == 429 || response.status == 503 {
             block(job.endpoint, until: now &+ serverDelay)
+            completion.pause = (job.endpoint, max(serverDelay, completion.pause?.nanoseconds ?? 0))
         }
         if classification == .retriable, retry.allowsRetry(attempts: job.attempts, enqueuedAt: job.enqueuedAt, now: now) {
             let delay = retry.delay(attempts: job.attempts, serverDelay: serverDelay, using: &rng)
@@ -295,6 +311,38 @@ struct Scheduler {
         return (deliveries, lookups)
     }
 
+    // MARK: Shared limit
+
+    /// Per endpoint, how many more shared permits could be used soon: requests ready to leave
+    /// that the local limits let go, at most `maxInFlight` (those beyond the free slots leave
+    /// as requests in flight end), beyond the permits held. Counting only the free slots would
+    /// lease one permit per round trip whenever the server answers fast. All zero without a
+    /// shared limit or while it falls back.
+    mutating func sharedDemand(now: UInt64) -> [Int] {
+        Endpoint.allCases.map { endpoint in
+            guard shared != nil, startsAt(endpoint, now: now) <= now else { return 0 }
+            let ready = endpoint == .userId ? readyLookups.count : readyLanes[endpoint.rawValue].count
+            return shared!.demand(endpoint, ready: min(ready, maxInFlight), now: now)
+        }
+    }
+
+    /// Redis granted `count` permits for `endpoint`, usable until `expiresAt`.
+    mutating func grantShared(_ endpoint: Endpoint, count: Int, expiresAt: UInt64) {
+        shared?.grant(endpoint, count: count, expiresAt: expiresAt)
+    }
+
+    /// Another host of the key was told to wait: `endpoint` sends nothing before `until`.
+    mutating func pauseShared(_ endpoint: Endpoint, until: UInt64) { block(endpoint, until: until) }
+
+    /// Redis is away: keep to the fallback limit sized for `senders`.
+    mutating func sharedFallBack(senders: Int, now: UInt64) { shared?.fallBack(senders: senders, now: now) }
+
+    /// Redis is back; returns per endpoint the ages (ns) of the requests sent under the
+    /// fallback in its last window.
+    mutating func sharedResume(now: UInt64) -> [[UInt64]] {
+        shared?.resume(now: now) ?? Endpoint.allCases.map { _ in [] }
+    }
+
     private mutating func takeId() -> UInt64 {
         defer { nextId += 1 }
         return nextId
@@ -305,7 +353,7 @@ struct Scheduler {
     }
 
     private mutating func mayStart(_ endpoint: Endpoint, now: UInt64) -> Bool {
-        startsAt(endpoint, now: now) <= now
+        startsAt(endpoint, now: now) <= now && (shared?.availableAt(endpoint, now: now) ?? now) <= now
     }
 
     /// The earliest time a request to `endpoint` may leave: `now`, or later while the server

@@ -8,6 +8,9 @@ struct FIFO<Element> {
     var count: Int { items.count - head }
     var first: Element? { isEmpty ? nil : items[head] }
 
+    /// The element `offset` places after the oldest (`offset < count`).
+    subscript(offset offset: Int) -> Element { items[head + offset] }
+
     mutating func push(_ element: Element) { items.append(element) }
 
     /// Appends `element`; returns whether the queue was empty before.

@@ -42,6 +42,9 @@ const STATS = Object.freeze([
   'throttled',
   'in_flight',
   'queue_depth',
+  'shared_permits',
+  'shared_fallbacks',
+  'redis_errors',
 ]);
 
 /**
@@ -64,6 +67,9 @@ const OPTIONS = Object.freeze({
   maxResponseBytes: ['max_response_bytes', 'integer'],
   caFile: ['ca_file', 'string'],
   allowInsecureHttp: ['allow_insecure_http', 'boolean'],
+  sharedLimit: ['shared_limit', 'string'],
+  sharedLimitFallback: ['shared_limit_fallback', 'string'],
+  sharedLimitTimeout: ['shared_limit_timeout', 'seconds'],
   rateLimitTrack: ['rate_limit_track', 'rate'],
   rateLimitIdentify: ['rate_limit_identify', 'rate'],
   rateLimitUserId: ['rate_limit_user_id', 'rate'],

@@ -355,7 +355,7 @@ class Client extends EventEmitter {
   /**
    * Counters, read at one instant (so queued === delivered + rejected + gaveUp + dropped +
    * queueDepth + inFlight): queued, delivered, rejected, retried, gaveUp, dropped, throttled,
-   * inFlight, queueDepth.
+   * inFlight, queueDepth, sharedPermits, sharedFallbacks, redisErrors.
    */
   stats() {
     const raw = native.stats(this.#h);

@@ -32,7 +32,7 @@ function tarball() {
 
 test('the tarball carries the prebuilt addon, the library, the types and the license, and no tests', { skip }, () => {
   const files = execFileSync('tar', ['-tzf', tarball()], { encoding: 'utf8' }).trim().split('\n').sort();
-  for (const f of ['package/build/himetrica.node', 'package/build/libhimetrica.so', 'package/index.d.ts',
+  for (const f of ['package/build/himetrica.node', 'package/build/libhimetrica.so.0', 'package/index.d.ts',
     'package/lib/index.js', 'package/lib/index.mjs', 'package/LICENSE', 'package/package.json']) {
     assert.ok(files.includes(f), `${f} missing from ${files.join(' ')}`);
   }

@@ -43,6 +43,9 @@ STATS: tuple[str, ...] = (
     "throttled",
     "in_flight",
     "queue_depth",
+    "shared_permits",
+    "shared_fallbacks",
+    "redis_errors",
 )
 
 #: Every option ``hm_config_set`` takes, with the kind of value it reads: integer, seconds
@@ -63,6 +66,9 @@ OPTIONS: dict[str, str] = {
     "max_response_bytes": "integer",
     "ca_file": "string",
     "allow_insecure_http": "boolean",
+    "shared_limit": "string",
+    "shared_limit_fallback": "string",
+    "shared_limit_timeout": "seconds",
     "rate_limit_track": "rate",
     "rate_limit_identify": "rate",
     "rate_limit_user_id": "rate",

@@ -299,7 +299,10 @@ class Client:
             ``ca_file``, ``allow_insecure_http``, ``rate_limit_track``,
             ``rate_limit_identify``, ``rate_limit_user_id`` (a :class:`RateLimit`, a
             ``(count, seconds)`` tuple, ``"COUNT/SECONDS"``, or ``None``/``"none"`` for no
-            limit). Bad names or values raise :class:`ValidationError`.
+            limit), ``shared_limit`` (``redis://[user:password@]host:port[/db]``; default
+            ``HIMETRICA_SHARED_LIMIT``), ``shared_limit_fallback`` (``"share"`` or ``"aimd"``),
+            ``shared_limit_timeout`` (seconds). Bad names or values raise
+            :class:`ValidationError`.
 
     Use it as a context manager to shut it down (flushing) at the end of the block. Live
     clients are flushed at interpreter exit, bounded by ``exit_flush_timeout`` (2 s).
@@ -546,7 +549,8 @@ class Client:
     def stats(self) -> dict[str, int]:
         """The client's counters, read at one instant (so queued == delivered + rejected +
         gave_up + dropped + queue_depth + in_flight): queued, delivered, rejected, retried,
-        gave_up, dropped, throttled, in_flight, queue_depth."""
+        gave_up, dropped, throttled, in_flight, queue_depth, shared_permits, shared_fallbacks,
+        redis_errors."""
         snapshot = _Stats(size=sizeof(_Stats))
         status = self._lib.hm_stats_snapshot(self._handle, byref(snapshot))
         if status:
