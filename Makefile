@@ -13,8 +13,15 @@ LIB     := $(BUILD)/lib/libhimetrica.so
 RELEASE := .build/release
 SWIFT_HEADER := .build/$(TRIPLE)/release/HimetricaC.build/include/HimetricaC-Swift.h
 CWARN   := -Wall -Wextra -Werror -pedantic
+# The package traits every build here enables (Package.swift): the middleware, the CLI and the
+# dev server. A package that depends on this one gets none of them unless it asks.
+SWIFT_TRAITS := --traits Vapor,Hummingbird,CLI,DevServer
+SWIFT_BUILD  := $(SWIFT) build $(SWIFT_TRAITS)
+# The dev server binary every test suite, benchmark and script talks to, and the CLI.
+DEVSERVER := .build/debug/himetrica-devserver
+CLI_BIN   := .build/debug/himetrica
 
-.PHONY: all deps build devserver lib header check-header test test-swift test-c test-node node bench-node test-python python-wheel bench-python demo bench bench-full bench-smoke install clean \
+.PHONY: all deps build devserver cli test-consumer lib header check-header test test-swift test-c test-node node bench-node test-python python-wheel bench-python demo bench bench-full bench-smoke install clean \
   soak test-soak-short fuzz fuzz-short test-sanitizers test-sanitizers-swift test-sanitizers-c lib-asan scan-secrets
 
 all: lib
@@ -23,11 +30,11 @@ deps:
 	./.ci/install-deps
 
 build: deps
-	$(SWIFT) build
+	$(SWIFT_BUILD)
 
 # The C library, self-contained: the Swift runtime linked in statically, only hm_* exported.
 lib: deps
-	$(SWIFT) build -c release --product HimetricaC -Xswiftc -static-stdlib \
+	$(SWIFT_BUILD) -c release --product HimetricaC -Xswiftc -static-stdlib \
 	  -Xlinker --version-script=$(CURDIR)/scripts/exports.map -Xlinker -soname=libhimetrica.so
 	mkdir -p $(BUILD)/lib $(BUILD)/include $(BUILD)/lib/pkgconfig
 	cp $(RELEASE)/libHimetricaC.so $(LIB)
@@ -61,17 +68,26 @@ test: deps
 	$(LOGGED) soak-short $(MAKE) --no-print-directory test-soak-short
 	$(LOGGED) fuzz-short $(MAKE) --no-print-directory fuzz-short
 	$(LOGGED) bench-smoke $(MAKE) --no-print-directory bench-smoke
+	$(LOGGED) consumer $(MAKE) --no-print-directory test-consumer
 	scripts/scan-secrets.sh $(LOGS)
 	@cat $(LOGS)/times.txt
 	@echo "all test suites passed"
 
 test-swift: deps
-	$(SWIFT) build --build-tests
-	timeout 900 $(SWIFT) test --skip-build
+	$(SWIFT_BUILD) --build-tests
+	timeout 900 $(SWIFT) test $(SWIFT_TRAITS) --skip-build
 
-# The dev server the C, Node and Python tests talk to.
-devserver:
-	$(SWIFT) build --product himetrica-devserver
+# A package outside the repository that depends on it by path and uses `Himetrica` alone: it
+# must resolve neither Vapor nor Hummingbird nor ArgumentParser, and deliver an event.
+test-consumer: devserver
+	HIMETRICA_DEVSERVER=$(CURDIR)/$(DEVSERVER) timeout 900 Tests/consumer/run.sh
+
+# The dev server the C, Node and Python tests talk to ($(DEVSERVER)), and the CLI.
+devserver: deps
+	$(SWIFT_BUILD) --product himetrica-devserver
+
+cli: deps
+	$(SWIFT_BUILD) --product himetrica
 
 test-c: check-header devserver
 	$(MAKE) -C Tests/c run LIBDIR=$(CURDIR)/$(BUILD)/lib INCDIR=$(CURDIR)/include
@@ -80,14 +96,12 @@ test-c: check-header devserver
 node: lib
 	$(MAKE) -C bindings/node LIBDIR=$(CURDIR)/$(BUILD)/lib INCDIR=$(CURDIR)/include
 
-# Its tests run against the dev server (.build/debug/himetrica-devserver, or $$HIMETRICA_DEVSERVER).
-test-node: node
-	$(SWIFT) build --product himetrica-devserver
-	node --test bindings/node/test/
+# Its tests run against the dev server ($(DEVSERVER)).
+test-node: node devserver
+	HIMETRICA_DEVSERVER=$(CURDIR)/$(DEVSERVER) node --test bindings/node/test/
 
-bench-node: node
-	$(SWIFT) build --product himetrica-devserver
-	node bindings/node/bench/node_track.js
+bench-node: node devserver
+	HIMETRICA_DEVSERVER=$(CURDIR)/$(DEVSERVER) node bindings/node/bench/node_track.js
 
 # The Python package as a platform-tagged wheel carrying libhimetrica.so (bindings/python/dist).
 PYTHON  ?= python3
@@ -100,35 +114,32 @@ python-wheel: lib
 	@ls bindings/python/dist/*.whl
 
 # Python tests over loopback against the dev server (bounded; see bindings/python/tests).
-test-python: lib python-wheel
-	$(SWIFT) build --product himetrica-devserver
+test-python: lib python-wheel devserver
 	$(PYTHON) -m pip install -q --disable-pip-version-check pytest flask gunicorn uvicorn starlette
 	cd bindings/python && HIMETRICA_LIBRARY=$(CURDIR)/$(LIB) \
-	  HIMETRICA_DEVSERVER=$(CURDIR)/.build/debug/himetrica-devserver \
+	  HIMETRICA_DEVSERVER=$(CURDIR)/$(DEVSERVER) \
 	  HIMETRICA_WHEEL_DIR=$(CURDIR)/bindings/python/dist \
 	  timeout 900 $(PYTHON) -m pytest -q -p no:cacheprovider tests
 
-bench-python: lib
-	$(SWIFT) build --product himetrica-devserver
+bench-python: lib devserver
 	-$(PYTHON) -m pip install -q --disable-pip-version-check posthog segment-analytics-python
-	HIMETRICA_LIBRARY=$(CURDIR)/$(LIB) HIMETRICA_DEVSERVER=$(CURDIR)/.build/debug/himetrica-devserver \
+	HIMETRICA_LIBRARY=$(CURDIR)/$(LIB) HIMETRICA_DEVSERVER=$(CURDIR)/$(DEVSERVER) \
 	  PYTHONPATH=$(CURDIR)/bindings/python/src timeout 600 $(PYTHON) bench/python_track.py
 
-demo: lib
-	$(SWIFT) build --product himetrica-devserver --product himetrica
-	./scripts/demo.sh
+demo: lib devserver cli
+	HIMETRICA_DEVSERVER=$(CURDIR)/$(DEVSERVER) HIMETRICA_CLI=$(CURDIR)/$(CLI_BIN) ./scripts/demo.sh
 
 # One bounded suite (a few minutes): every figure of issue 7 with its reference, ratio and target.
 bench: lib node
-	./bench/run.sh
+	SWIFT_TRAITS="$(SWIFT_TRAITS)" ./bench/run.sh
 
 # The same, with delivery at 100 ms latency under the real default limit (1000/min, 2 minutes).
 bench-full: lib node
-	BENCH_FULL=1 ./bench/run.sh
+	SWIFT_TRAITS="$(SWIFT_TRAITS)" BENCH_FULL=1 ./bench/run.sh
 
 # Every benchmark with tiny counts (well under a minute): keeps them runnable; not a timing.
 bench-smoke: lib node
-	BENCH_SMOKE=1 ./bench/run.sh
+	SWIFT_TRAITS="$(SWIFT_TRAITS)" BENCH_SMOKE=1 ./bench/run.sh
 
 install: lib
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
@@ -141,9 +152,6 @@ clean:
 
 # ---- Reliability and security (Tests/soak, Tests/fuzz, Tests/sanitizers, Tests/c) ----
 
-devserver: deps
-	$(SWIFT) build --product himetrica-devserver
-
 SOAK_LOAD := $(BUILD)/soak_load
 $(SOAK_LOAD): Tests/soak/soak_load.c Tests/c/procstatus.h include/himetrica.h
 	$(CC) -std=c11 -O2 $(CWARN) -Wno-pedantic -Iinclude -ITests/c Tests/soak/soak_load.c -L$(BUILD)/lib -lhimetrica -lpthread \
@@ -153,12 +161,12 @@ $(SOAK_LOAD): Tests/soak/soak_load.c Tests/c/procstatus.h include/himetrica.h
 # latency and two 5 s outages; at most ~5 minutes. The report: $(BUILD)/soak-report.txt.
 soak: lib devserver
 	$(MAKE) $(SOAK_LOAD)
-	timeout 400 $(PYTHON) Tests/soak/soak.py --load $(SOAK_LOAD) --report $(BUILD)/soak-report.txt
+	HIMETRICA_DEVSERVER=$(CURDIR)/$(DEVSERVER) timeout 400 $(PYTHON) Tests/soak/soak.py --load $(SOAK_LOAD) --report $(BUILD)/soak-report.txt
 
 # Its short form for `make test`: 5,000 events, one 2 s outage, under a minute.
 test-soak-short: lib devserver
 	$(MAKE) $(SOAK_LOAD)
-	timeout 120 $(PYTHON) Tests/soak/soak.py --load $(SOAK_LOAD) --events 5000 --outage-at 2 --outage-seconds 2 \
+	HIMETRICA_DEVSERVER=$(CURDIR)/$(DEVSERVER) timeout 120 $(PYTHON) Tests/soak/soak.py --load $(SOAK_LOAD) --events 5000 --outage-at 2 --outage-seconds 2 \
 	  --budget 50 --report $(BUILD)/soak-short-report.txt
 
 # libFuzzer: the rules (Swift) and the C entry points; `fuzz` runs each 5 minutes, `fuzz-short` 15 s.
@@ -175,13 +183,12 @@ fuzz-short: lib
 SAN_TEST_FILTER := HimetricaRulesTests|HimetricaCoreTests|HimetricaIntegrationTests
 test-sanitizers: test-sanitizers-swift test-sanitizers-c
 
-test-sanitizers-swift: devserver
-	$(SWIFT) build --product himetrica
+test-sanitizers-swift: devserver cli
 	cp -f Package.resolved Tests/sanitizers/Package.resolved 2>/dev/null || true
 	for san in thread address; do \
 	  scratch=$(CURDIR)/.build-$$san; \
 	  $(SWIFT) build --package-path Tests/sanitizers --scratch-path $$scratch --build-tests --sanitize=$$san || exit 1; \
-	  HIMETRICA_DEVSERVER=$(CURDIR)/.build/debug/himetrica-devserver TSAN_OPTIONS=halt_on_error=1 \
+	  HIMETRICA_DEVSERVER=$(CURDIR)/$(DEVSERVER) TSAN_OPTIONS=halt_on_error=1 \
 	    ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 \
 	    timeout 1200 $(SWIFT) test --package-path Tests/sanitizers --scratch-path $$scratch --skip-build \
 	    --sanitize=$$san --filter '$(SAN_TEST_FILTER)' || exit 1; \
@@ -190,7 +197,7 @@ test-sanitizers-swift: devserver
 # libhimetrica built with -sanitize=address (Swift runtime linked dynamically), for the C tests.
 ASAN_LIB := .build-asanlib/release
 lib-asan: deps
-	$(SWIFT) build -c release --product HimetricaC --scratch-path .build-asanlib -Xswiftc -sanitize=address
+	$(SWIFT_BUILD) -c release --product HimetricaC --scratch-path .build-asanlib -Xswiftc -sanitize=address
 	ln -sf libHimetricaC.so $(ASAN_LIB)/libhimetrica.so
 
 test-sanitizers-c: lib-asan devserver

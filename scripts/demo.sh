@@ -15,7 +15,7 @@ make -s -C Tests/c example LIBDIR="$root/build/lib" INCDIR="$root/include" >/dev
 Tests/c/example
 
 echo "== the CLI"
-run() { echo "\$ himetrica $*"; .build/debug/himetrica "$@"; }
+run() { echo "\$ himetrica $*"; "${HIMETRICA_CLI:-.build/debug/himetrica}" "$@"; }
 run identify --visitor-id demo-visitor-42 --traits '{"name":"Ada","email":"ada@example.com","userId":"ext-42"}'
 run track checkout_completed --email ada@example.com --prop plan=team --prop seats=5 --prop amount=149.5
 run track webhook_received --visitor-id demo-visitor-42 --properties '{"source":"stripe"}' --session new --json

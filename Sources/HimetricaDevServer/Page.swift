@@ -1,3 +1,4 @@
+#if DevServer  // a package trait (Package.swift)
 import Hummingbird
 
 /// The live page at `/`: a self-contained HTML document whose script polls
@@ -61,3 +62,4 @@ enum Page {
         </script></body></html>
         """
 }
+#endif

@@ -1,3 +1,4 @@
+#if DevServer  // a package trait (Package.swift)
 import Synchronization
 
 /// Why an API request could not be applied.
@@ -365,3 +366,4 @@ enum Keys {
         "hm_sk_…" + key.suffix(4)
     }
 }
+#endif

@@ -1,3 +1,4 @@
+#if DevServer  // a package trait (Package.swift)
 import Testing
 
 @testable import HimetricaDevServer
@@ -86,3 +87,4 @@ import Testing
         }
     }
 }
+#endif
