@@ -65,7 +65,7 @@ final class ClientBox {
             configuration.onDelivery = { delivery in DeliveryView.call(callback, with: delivery) }
         }
         let engine = try Engine(secretKey: key, configuration: configuration)
-        let client = ClientBox(engine: engine, exitFlushTimeout: configuration.exitFlushTimeout)
+        let client = ClientBox(engine: engine, exitFlushTimeout: configuration.exitFlushTimeout.seconds)
         out.pointee = Unmanaged.passRetained(client).toOpaque().assumingMemoryBound(to: hm_client.self)
         return LastError.ok()
     } catch {

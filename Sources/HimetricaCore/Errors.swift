@@ -19,6 +19,7 @@ public enum HimetricaError: Error, Sendable, Equatable, CustomStringConvertible 
     /// No answer could be had within the retry budget.
     case unavailable(String)
 
+    /// What went wrong, in words (for an invalid input: the field and the rule).
     public var description: String {
         switch self {
         case .invalid(let error): error.message

@@ -14,7 +14,7 @@ import Darwin
 /// Thread-safe. Calls that queue return at once; `flush`, `shutdown` and user-id lookups
 /// report through callbacks (or block, in their blocking forms) and always end by their
 /// deadline.
-public final class Engine: @unchecked Sendable {
+package final class Engine: @unchecked Sendable {
     private let configuration: Configuration
     private let baseURL: BaseURL
     /// The full URL of each endpoint, built once (not per request).
@@ -60,14 +60,14 @@ public final class Engine: @unchecked Sendable {
     }
 
     /// Creates an engine that sends to `configuration.endpoint` with `secretKey` over libcurl.
-    public convenience init(secretKey: String, configuration: Configuration) throws(ValidationError) {
+    package convenience init(secretKey: String, configuration: Configuration) throws(ValidationError) {
         try SecretKey.validate(secretKey)
         try configuration.validate()
         let settings = CurlTransport.Settings(
             secretKey: secretKey,
             userAgent: "himetrica-toolkit/\(Version.string) (\(configuration.surface))",
-            connectTimeoutMilliseconds: Int(configuration.connectTimeout * 1000),
-            timeoutMilliseconds: Int(configuration.requestTimeout * 1000),
+            connectTimeoutMilliseconds: Int(configuration.connectTimeout.nanoseconds / 1_000_000),
+            timeoutMilliseconds: Int(configuration.requestTimeout.nanoseconds / 1_000_000),
             caFile: configuration.caFile, maxResponseBytes: configuration.maxResponseBytes,
             proxy: .fromEnvironment(https: configuration.endpoint.lowercased().hasPrefix("https://")))
         try self.init(configuration: configuration, clock: Clock()) { CurlTransport(settings: settings) }
@@ -87,7 +87,7 @@ public final class Engine: @unchecked Sendable {
         transport = makeTransport()
         cache = UserIdCache(
             capacity: configuration.userIdCacheCapacity,
-            notFoundTTL: configuration.notFoundCacheSeconds.nanoseconds)
+            notFoundTTL: configuration.notFoundCacheDuration.nanoseconds)
         ProcessHooks.register(self)
     }
 
@@ -98,7 +98,7 @@ public final class Engine: @unchecked Sendable {
     ///
     /// - Parameter linked: an identity whose later requests must wait for this one (see
     ///   ``RequestBody/linkedIdentity(identity:traits:)``).
-    public func enqueue(_ endpoint: Endpoint, identity: Identity, body: [UInt8], linked: Identity? = nil) throws(HimetricaError) {
+    package func enqueue(_ endpoint: Endpoint, identity: Identity, body: [UInt8], linked: Identity? = nil) throws(HimetricaError) {
         switch intake.push(endpoint, identity: identity, body: body, linked: linked, now: clock.monotonicNanoseconds()) {
         case .accepted(let first):
             if !threadStarted.load(ordering: .acquiring) {
@@ -123,7 +123,7 @@ public final class Engine: @unchecked Sendable {
     /// Resolves a browser visitor id to Himetrica's user id, from the cache or with
     /// `GET /user-id` (concurrent lookups of one visitor share one request). `done` is called
     /// once, on some thread, by `timeout` seconds at the latest.
-    public func lookupUserId(visitorId: String, timeout: Double, done: @escaping @Sendable (Result<String, HimetricaError>) -> Void) {
+    package func lookupUserId(visitorId: String, timeout: Double, done: @escaping @Sendable (Result<String, HimetricaError>) -> Void) {
         do throws(ValidationError) {
             try Identity.validate(visitorId, field: "visitorId")
         } catch {
@@ -159,7 +159,7 @@ public final class Engine: @unchecked Sendable {
 
     /// Calls `done` once everything queued so far has an outcome, or when `timeout` seconds
     /// have passed, with what is still pending then.
-    public func whenIdle(timeout: Double, done: @escaping @Sendable (FlushResult) -> Void) {
+    package func whenIdle(timeout: Double, done: @escaping @Sendable (FlushResult) -> Void) {
         lock.lock()
         takeIntake()
         if (scheduler.isIdle && reportsRunning == 0) || phase == .stopped {
@@ -174,7 +174,7 @@ public final class Engine: @unchecked Sendable {
     }
 
     /// Blocks until everything queued so far has an outcome or `timeout` seconds pass.
-    public func flush(timeout: Double) -> FlushResult {
+    package func flush(timeout: Double) -> FlushResult {
         let result = OneShot<FlushResult>()
         whenIdle(timeout: timeout) { result.set($0) }
         return result.wait()
@@ -184,7 +184,7 @@ public final class Engine: @unchecked Sendable {
     /// thread. Whatever is still pending then is dropped (and reported as such). Safe to call
     /// more than once and from any thread.
     @discardableResult
-    public func shutdown(timeout: Double) -> FlushResult {
+    package func shutdown(timeout: Double) -> FlushResult {
         intake.close()
         lock.lock()
         let dropped = scheduler.stats.dropped
@@ -223,7 +223,7 @@ public final class Engine: @unchecked Sendable {
 
     /// Like ``shutdown(timeout:)`` but without waiting: the thread sends what it can within
     /// ``Configuration/exitFlushTimeout`` and then ends. For owners that are going away.
-    public func close() {
+    package func close() {
         intake.close()
         lock.lock()
         if phase == .running {
@@ -241,7 +241,7 @@ public final class Engine: @unchecked Sendable {
     }
 
     /// The counters now.
-    public var stats: Stats {
+    package var stats: Stats {
         var stats = lock.withLock { scheduler.stats }
         let waiting = UInt64(intake.count), refused = refused.load(ordering: .relaxed)
         stats.queued += waiting + refused
@@ -536,7 +536,7 @@ public final class Engine: @unchecked Sendable {
     func flushAtExit() {
         let onFlushThread = lock.withLock { thread.map { pthread_equal($0, pthread_self()) != 0 } ?? false }
         guard !onFlushThread else { return }
-        _ = flush(timeout: configuration.exitFlushTimeout)
+        _ = flush(timeout: configuration.exitFlushTimeout.seconds)
     }
 
     // MARK: Helpers
@@ -577,7 +577,7 @@ public final class Engine: @unchecked Sendable {
 }
 
 /// The toolkit's version.
-public enum Version {
+package enum Version {
     /// Semantic version of this build.
-    public static let string = "0.1.0"
+    package static let string = "0.1.0"
 }
