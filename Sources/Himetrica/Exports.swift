@@ -1,10 +1,13 @@
-// The public surface of `import Himetrica`: the client (HimetricaClient.swift), its errors, and
-// the types it takes and returns, nested in `HimetricaClient` so that no generic name
-// (`Configuration`, `Session`, `ValidationError`, `Stats`...) lands at the top level of an
-// importing file, where Swift, Vapor, Hummingbird or ArgumentParser already use it.
-// The engine's own modules (HimetricaCore, HimetricaRules) are not re-exported: everything in
-// them but these types is `package`.
+// The public surface of `import Himetrica`: the client (HimetricaClient.swift), its errors
+// (HimetricaError, HimetricaValidationError), and the types it takes and returns, nested in
+// `HimetricaClient` so that no generic name (`Configuration`, `Session`, `Stats`...) lands at
+// the top level of an importing file, where Swift, Vapor, Hummingbird or ArgumentParser already
+// use it. The engine's own modules (HimetricaCore, HimetricaRules) are not re-exported whole:
+// everything in them but these types is `package`. The two single-symbol re-exports below also
+// make the members of the nested types visible to files that build with MemberImportVisibility
+// (Tests/consumer does).
 @_exported import enum HimetricaCore.HimetricaError
+@_exported import typealias HimetricaRules.HimetricaValidationError
 public import HimetricaCore
 public import HimetricaRules
 
@@ -21,9 +24,6 @@ extension HimetricaClient {
     public typealias Session = HimetricaRules.Session
     /// A JSON value, written as a Swift literal (`["plan": "pro", "seats": 5]`).
     public typealias JSONValue = HimetricaRules.JSONValue
-    /// Input that breaks one of the API's rules: the field and the rule, the same words on
-    /// every surface (``HimetricaError/invalid(_:)``).
-    public typealias ValidationError = HimetricaRules.ValidationError
     /// What a flush or shutdown left undone when it returned.
     public typealias FlushResult = HimetricaCore.FlushResult
     /// The client's counters (``HimetricaClient/stats``).

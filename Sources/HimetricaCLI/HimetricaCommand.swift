@@ -54,7 +54,7 @@ struct IdentityOptions: ParsableArguments {
     @Option(help: "Browser visitor id.")
     var visitorId: String?
 
-    func identity() throws(HimetricaClient.ValidationError) -> Identity {
+    func identity() throws(HimetricaValidationError) -> Identity {
         try Identity.exactlyOne(userId: userId, email: email, visitorId: visitorId)
     }
 }
@@ -83,12 +83,12 @@ struct Track: AsyncParsableCommand {
 
     func run() async throws {
         try await Runner(connection).deliver(.track) { client throws(HimetricaError) in
-            let identity = try invalidAsError { () throws(HimetricaClient.ValidationError) in try who.identity() }
-            let parsedSession = try invalidAsError { () throws(HimetricaClient.ValidationError) -> Session? in
+            let identity = try invalidAsError { () throws(HimetricaValidationError) in try who.identity() }
+            let parsedSession = try invalidAsError { () throws(HimetricaValidationError) -> Session? in
                 guard let session else { return nil }
                 return try Session.parse(session)
             }
-            try invalidAsError { () throws(HimetricaClient.ValidationError) -> Void in
+            try invalidAsError { () throws(HimetricaValidationError) -> Void in
                 if let timestamp { try Timestamp.validate(timestamp) }
             }
             let date = timestamp.flatMap { ISO8601DateFormatter.withFractions.date(from: $0) ?? ISO8601DateFormatter().date(from: $0) }
@@ -105,7 +105,7 @@ struct Track: AsyncParsableCommand {
         guard properties != nil || !props.isEmpty else { return nil }
         var members: [String] = []
         if let properties {
-            let compact = try invalidAsError { () throws(HimetricaClient.ValidationError) in
+            let compact = try invalidAsError { () throws(HimetricaValidationError) in
                 try JSONText.compactObject(properties, field: "properties")
             }
             let inner = String(decoding: compact.dropFirst().dropLast(), as: UTF8.self)
@@ -113,7 +113,7 @@ struct Track: AsyncParsableCommand {
         }
         for prop in props {
             guard let equals = prop.firstIndex(of: "=") else {
-                throw .invalid(HimetricaClient.ValidationError(field: "--prop", rule: "must be key=value"))
+                throw .invalid(HimetricaValidationError(field: "--prop", rule: "must be key=value"))
             }
             var writer = JSONWriter()
             writer.string(String(prop[..<equals]))
@@ -144,7 +144,7 @@ struct Identify: AsyncParsableCommand {
 
     func run() async throws {
         try await Runner(connection).deliver(.identify) { client throws(HimetricaError) in
-            let identity = try invalidAsError { () throws(HimetricaClient.ValidationError) in try who.identity() }
+            let identity = try invalidAsError { () throws(HimetricaValidationError) in try who.identity() }
             try client.identify(identity, traitsJSON: traits)
         }
     }
@@ -181,7 +181,7 @@ struct Runner {
     func client() throws -> HimetricaClient {
         let environment = ProcessInfo.processInfo.environment
         guard let key = options.secretKey ?? environment["HIMETRICA_SECRET_KEY"] else {
-            fail(HimetricaError.invalid(HimetricaClient.ValidationError(field: "secretKey", rule: "is required (--secret-key or HIMETRICA_SECRET_KEY)")))
+            fail(HimetricaError.invalid(HimetricaValidationError(field: "secretKey", rule: "is required (--secret-key or HIMETRICA_SECRET_KEY)")))
         }
         var configuration = Configuration()
         configuration.surface = "cli"
@@ -246,8 +246,8 @@ struct Runner {
 }
 
 /// Turns a broken rule into the CLI's error.
-func invalidAsError<T>(_ body: () throws(HimetricaClient.ValidationError) -> T) throws(HimetricaError) -> T {
-    do throws(HimetricaClient.ValidationError) {
+func invalidAsError<T>(_ body: () throws(HimetricaValidationError) -> T) throws(HimetricaError) -> T {
+    do throws(HimetricaValidationError) {
         return try body()
     } catch {
         throw .invalid(error)

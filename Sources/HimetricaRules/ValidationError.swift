@@ -21,3 +21,7 @@ public struct ValidationError: Error, Sendable, Hashable, CustomStringConvertibl
     /// The ``message``.
     public var description: String { message }
 }
+
+/// The name `import Himetrica` gives ``ValidationError``, prefixed because ArgumentParser (and
+/// others) have a `ValidationError` too. The payload of `HimetricaError.invalid`.
+public typealias HimetricaValidationError = ValidationError
