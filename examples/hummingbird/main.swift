@@ -2,7 +2,7 @@
 // their own events about the visitor, and the client runs as a service so graceful shutdown
 // (SIGINT/SIGTERM) delivers what is still queued.
 //
-//   HIMETRICA_SECRET_KEY=hm_sk_... swift run himetrica-example-hummingbird
+//   HIMETRICA_SECRET_KEY=hm_sk_... swift run --traits Hummingbird himetrica-example-hummingbird
 //   curl -b hm_vid=3f1c2a9e-visitor http://127.0.0.1:8080/users/42
 //
 // Environment: HIMETRICA_SECRET_KEY (required), HIMETRICA_ENDPOINT (optional, e.g. a local

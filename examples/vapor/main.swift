@@ -1,7 +1,7 @@
 // A small Vapor app with Himetrica: every request to its routes is tracked, handlers track
 // their own events about the visitor.
 //
-//   HIMETRICA_SECRET_KEY=hm_sk_... swift run himetrica-example-vapor
+//   HIMETRICA_SECRET_KEY=hm_sk_... swift run --traits Vapor himetrica-example-vapor
 //   curl -b hm_vid=3f1c2a9e-visitor http://127.0.0.1:8080/users/42
 //
 // Environment: HIMETRICA_SECRET_KEY (required), HIMETRICA_ENDPOINT (optional, e.g. a local
