@@ -62,7 +62,7 @@ public struct Configuration: Sendable {
     /// The largest response body read; the rest is discarded. Default 64 KiB.
     public var maxResponseBytes: Int = 64 * 1024
     /// The surface using the engine (`swift`, `c`, `python`, `node`, `cli`), for `User-Agent`.
-    public var surface: String = "swift"
+    package var surface: String = "swift"
     /// Where log lines go. Default: swift-log's `Logger(label: "himetrica")`.
     public var logger: Logger = Logger(label: "himetrica")
     /// Called on the flush thread with each request's final outcome. Keep it short; it cannot
