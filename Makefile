@@ -22,6 +22,10 @@ LIB     := $(BUILD)/lib/libhimetrica.so
 RELEASE := .build/release
 SWIFT_HEADER := .build/$(TRIPLE)/release/HimetricaC.build/include/HimetricaC-Swift.h
 CWARN   := -Wall -Wextra -Werror -pedantic
+# The package traits every build here enables (Package.swift): the middleware, the CLI and the
+# dev server. A package that depends on this one gets none of them unless it asks.
+SWIFT_TRAITS := --traits Vapor,Hummingbird,CLI,DevServer
+SWIFT_BUILD  := $(SWIFT) build $(SWIFT_TRAITS)
 # The dev server and the CLI, named in this one place. Every target that talks to the dev
 # server depends on `devserver`, and finds the binary through HIMETRICA_DEVSERVER
 # (scripts/with-devserver.sh, the Node and Python tests, the soak).
@@ -29,7 +33,7 @@ DEVSERVER := $(CURDIR)/.build/debug/himetrica-devserver
 CLI       := $(CURDIR)/.build/debug/himetrica
 export HIMETRICA_DEVSERVER := $(DEVSERVER)
 
-.PHONY: all deps build devserver cli lib header check-header test test-swift test-c test-node node node-pack \
+.PHONY: all deps build devserver cli test-consumer lib header check-header test test-swift test-c test-node node node-pack \
   test-node-types bench-node venv test-python test-python-types python-wheel bench-python test-devpage screenshot demo bench bench-full bench-smoke install clean \
   soak test-soak-short test-shared-limit test-shared-limit-short fuzz fuzz-short test-sanitizers test-sanitizers-swift test-sanitizers-c lib-asan scan-secrets
 
@@ -39,12 +43,12 @@ deps:
 	./.ci/install-deps
 
 build: deps
-	$(SWIFT) build
+	$(SWIFT_BUILD)
 
 # The C library, self-contained: the Swift runtime linked in statically, only hm_* exported.
 lib: deps
 	python3 scripts/make-header.py sources
-	$(SWIFT) build -c release --product HimetricaC -Xswiftc -static-stdlib \
+	$(SWIFT_BUILD) -c release --product HimetricaC -Xswiftc -static-stdlib \
 	  -Xlinker --version-script=$(CURDIR)/scripts/exports.map -Xlinker -soname=$(SONAME)
 	mkdir -p $(BUILD)/lib $(BUILD)/include $(BUILD)/lib/pkgconfig
 	rm -f $(BUILD)/lib/libhimetrica.so*
@@ -57,11 +61,11 @@ lib: deps
 
 # The dev server the demo and the C, Node and Python tests talk to.
 devserver: deps
-	$(SWIFT) build --product himetrica-devserver
+	$(SWIFT_BUILD) --product himetrica-devserver
 
 # The `himetrica` command.
 cli: deps
-	$(SWIFT) build --product himetrica
+	$(SWIFT_BUILD) --product himetrica
 
 # Writes include/himetrica.h and the bindings' constants (Python, Node, index.d.ts) from the
 # Swift sources and VERSION (scripts/make-header.py says which file comes from what).
@@ -99,13 +103,19 @@ test: deps
 	$(LOGGED) shared-limit $(MAKE) --no-print-directory test-shared-limit-short
 	$(LOGGED) fuzz-short $(MAKE) --no-print-directory fuzz-short
 	$(LOGGED) bench-smoke $(MAKE) --no-print-directory bench-smoke
+	$(LOGGED) consumer $(MAKE) --no-print-directory test-consumer
 	scripts/scan-secrets.sh $(LOGS)
 	@cat $(LOGS)/times.txt
 	@echo "all test suites passed"
 
 test-swift: deps
-	$(SWIFT) build --build-tests
-	timeout 900 $(SWIFT) test --skip-build
+	$(SWIFT_BUILD) --build-tests
+	timeout 900 $(SWIFT) test $(SWIFT_TRAITS) --skip-build
+
+# A package outside the repository that depends on it by path and uses `Himetrica` alone: it
+# must resolve neither Vapor nor Hummingbird nor ArgumentParser, and deliver an event.
+test-consumer: devserver
+	timeout 900 Tests/consumer/run.sh
 
 test-c: check-header devserver
 	$(MAKE) -C Tests/c run LIBDIR=$(CURDIR)/$(BUILD)/lib INCDIR=$(CURDIR)/include
@@ -193,15 +203,15 @@ demo: lib devserver cli
 
 # One bounded suite (a few minutes): every figure of issue 7 with its reference, ratio and target.
 bench: lib node venv $(BUILD)/redis_load devserver
-	PYTHON=$(VENV_PYTHON) ./bench/run.sh
+	SWIFT_TRAITS="$(SWIFT_TRAITS)" PYTHON=$(VENV_PYTHON) ./bench/run.sh
 
 # The same, with delivery at 100 ms latency under the real default limit (1000/min, 2 minutes).
 bench-full: lib node venv $(BUILD)/redis_load devserver
-	BENCH_FULL=1 PYTHON=$(VENV_PYTHON) ./bench/run.sh
+	BENCH_FULL=1 SWIFT_TRAITS="$(SWIFT_TRAITS)" PYTHON=$(VENV_PYTHON) ./bench/run.sh
 
 # Every benchmark with tiny counts (well under a minute): keeps them runnable; not a timing.
 bench-smoke: lib node venv $(BUILD)/redis_load devserver
-	BENCH_SMOKE=1 PYTHON=$(VENV_PYTHON) ./bench/run.sh
+	BENCH_SMOKE=1 SWIFT_TRAITS="$(SWIFT_TRAITS)" PYTHON=$(VENV_PYTHON) ./bench/run.sh
 
 install: lib
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
@@ -248,13 +258,13 @@ $(REDIS_LOAD): Tests/redis/redis_load.c include/himetrica.h
 	  -Wl,-rpath,$(CURDIR)/$(BUILD)/lib -o $@
 test-shared-limit: lib devserver
 	$(MAKE) $(REDIS_LOAD)
-	timeout 400 $(PYTHON) Tests/redis/shared_limit.py --load $(REDIS_LOAD) --devserver .build/debug/himetrica-devserver \
+	timeout 400 $(PYTHON) Tests/redis/shared_limit.py --load $(REDIS_LOAD) --devserver $(DEVSERVER) \
 	  --seconds 20 --log-dir $(BUILD)/shared-limit-logs
 
 # Its short form for `make test` (about a minute): 10 s runs with and without, one outage, a wrong password.
 test-shared-limit-short: lib devserver
 	$(MAKE) $(REDIS_LOAD)
-	timeout 200 $(PYTHON) Tests/redis/shared_limit.py --load $(REDIS_LOAD) --devserver .build/debug/himetrica-devserver \
+	timeout 200 $(PYTHON) Tests/redis/shared_limit.py --load $(REDIS_LOAD) --devserver $(DEVSERVER) \
 	  --seconds 10 --scenarios shared,unshared,outage,password --log-dir $(LOGS)/shared-limit
 
 # libFuzzer: the rules (Swift) and the C entry points; `fuzz` runs each 5 minutes, `fuzz-short` 15 s.
@@ -285,7 +295,7 @@ test-sanitizers-swift: devserver cli
 # libhimetrica built with -sanitize=address (Swift runtime linked dynamically), for the C tests.
 ASAN_LIB := .build-asanlib/release
 lib-asan: deps
-	$(SWIFT) build -c release --product HimetricaC --scratch-path .build-asanlib -Xswiftc -sanitize=address
+	$(SWIFT_BUILD) -c release --product HimetricaC --scratch-path .build-asanlib -Xswiftc -sanitize=address
 	ln -sf libHimetricaC.so $(ASAN_LIB)/libhimetrica.so
 
 test-sanitizers-c: lib-asan devserver

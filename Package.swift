@@ -2,21 +2,49 @@
 //
 // The Himetrica server toolkit: one delivery engine (Swift, libcurl) behind a Swift API,
 // a C ABI (libhimetrica), a CLI, and a local Himetrica-compatible dev server.
+//
+// A package that depends on this one gets only the core (`Himetrica`, `HimetricaC`: swift-log,
+// swift-service-lifecycle). Everything that needs Vapor, Hummingbird or ArgumentParser sits
+// behind a package trait that is off by default, and SwiftPM (6.3) neither resolves nor builds
+// a dependency that only disabled traits use:
+//
+//     .package(url: "...", from: "0.1.0", traits: ["Vapor"])        // product HimetricaVapor
+//     swift build --traits DevServer --product himetrica-devserver   // in this repository
+//
+// The sources behind a trait are wrapped in `#if TRAIT`. The Makefile enables every trait
+// (SWIFT_TRAITS), so its builds and tests cover all of it.
 import PackageDescription
+
+/// A dependency used only when `trait` is enabled.
+func product(_ name: String, _ package: String, trait: String) -> Target.Dependency {
+    .product(name: name, package: package, condition: .when(traits: [trait]))
+}
 
 let package = Package(
     name: "himetrica",
-    platforms: [.macOS(.v14)],
+    // No `platforms`: the engine, the C ABI and the CLI import Glibc and are built and tested on
+    // Linux only.
     products: [
         // The Swift API.
         .library(name: "Himetrica", targets: ["Himetrica"]),
         // The C ABI. `make lib` builds it self-contained and installs it as libhimetrica.so.
         .library(name: "HimetricaC", type: .dynamic, targets: ["HimetricaC"]),
         .executable(name: "himetrica", targets: ["HimetricaCLI"]),
-        .executable(name: "himetrica-devserver", targets: ["HimetricaDevServer"]),
+        // The dev server: a library (tests start it in-process) and a thin executable.
+        .library(name: "HimetricaDevServer", targets: ["HimetricaDevServer"]),
+        .executable(name: "himetrica-devserver", targets: ["himetrica-devserver"]),
         // Server middleware.
         .library(name: "HimetricaVapor", targets: ["HimetricaVapor"]),
         .library(name: "HimetricaHummingbird", targets: ["HimetricaHummingbird"]),
+    ],
+    traits: [
+        .trait(name: "Vapor", description: "HimetricaVapor: the Vapor 4 middleware."),
+        .trait(name: "Hummingbird", description: "HimetricaHummingbird: the Hummingbird 2 middleware."),
+        .trait(name: "CLI", description: "The himetrica command (ArgumentParser)."),
+        .trait(
+            name: "DevServer",
+            description: "himetrica-devserver, the local Himetrica-compatible server (Hummingbird, ArgumentParser)."),
+        .default(enabledTraits: []),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
@@ -68,48 +96,51 @@ let package = Package(
         .executableTarget(
             name: "HimetricaCLI",
             dependencies: [
-                "Himetrica",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "Himetrica", "HimetricaCore", "HimetricaRules",
+                product("ArgumentParser", "swift-argument-parser", trait: "CLI"),
             ]
         ),
-        .executableTarget(
+        .target(
             name: "HimetricaDevServer",
             dependencies: [
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                product("Hummingbird", "hummingbird", trait: "DevServer"),
+                product("ArgumentParser", "swift-argument-parser", trait: "DevServer"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        .executableTarget(name: "himetrica-devserver", dependencies: ["HimetricaDevServer"]),
         // Server middleware: what both frameworks share (visitor, request tracking, the
         // per-request handle), then one thin adapter per framework.
         .target(
             name: "HimetricaServerSupport",
-            dependencies: ["Himetrica", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["Himetrica", "HimetricaRules", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "HimetricaVapor",
-            dependencies: ["HimetricaServerSupport", .product(name: "Vapor", package: "vapor")]
+            dependencies: [
+                "Himetrica", "HimetricaCore", "HimetricaServerSupport", product("Vapor", "vapor", trait: "Vapor"),
+            ]
         ),
         .target(
             name: "HimetricaHummingbird",
             dependencies: [
-                "HimetricaServerSupport",
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "HTTPTypes", package: "swift-http-types"),
+                "Himetrica", "HimetricaCore", "HimetricaServerSupport",
+                product("Hummingbird", "hummingbird", trait: "Hummingbird"),
+                product("HTTPTypes", "swift-http-types", trait: "Hummingbird"),
             ]
         ),
         .executableTarget(
             name: "himetrica-example-vapor",
-            dependencies: ["HimetricaVapor", .product(name: "Vapor", package: "vapor")],
+            dependencies: ["HimetricaVapor", product("Vapor", "vapor", trait: "Vapor")],
             path: "examples/vapor"
         ),
         .executableTarget(
             name: "himetrica-example-hummingbird",
             dependencies: [
                 "HimetricaHummingbird",
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "HTTPTypes", package: "swift-http-types"),
+                product("Hummingbird", "hummingbird", trait: "Hummingbird"),
+                product("HTTPTypes", "swift-http-types", trait: "Hummingbird"),
             ],
             path: "examples/hummingbird"
         ),
@@ -120,14 +151,14 @@ let package = Package(
             name: "HimetricaDevServerTests",
             dependencies: [
                 "HimetricaDevServer",
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                product("Hummingbird", "hummingbird", trait: "DevServer"),
+                product("HummingbirdTesting", "hummingbird", trait: "DevServer"),
             ]
         ),
         .testTarget(
             name: "HimetricaIntegrationTests",
             dependencies: [
-                "Himetrica", "HimetricaTestSupport",
+                "Himetrica", "HimetricaCore", "HimetricaRules", "HimetricaTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -138,21 +169,23 @@ let package = Package(
             dependencies: ["Himetrica", .product(name: "Logging", package: "swift-log")],
             path: "Tests/HimetricaTestSupport"
         ),
+        // The middlewares' shared tracking rules against Tests/vectors/request-tracking.json.
+        .testTarget(name: "HimetricaServerSupportTests", dependencies: ["HimetricaServerSupport", "HimetricaTestSupport"]),
         .testTarget(
             name: "HimetricaVaporTests",
             dependencies: [
                 "HimetricaVapor", "HimetricaTestSupport",
-                .product(name: "Vapor", package: "vapor"),
-                .product(name: "VaporTesting", package: "vapor"),
+                product("Vapor", "vapor", trait: "Vapor"),
+                product("VaporTesting", "vapor", trait: "Vapor"),
             ]
         ),
         .testTarget(
             name: "HimetricaHummingbirdTests",
             dependencies: [
                 "HimetricaHummingbird", "HimetricaTestSupport",
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
-                .product(name: "HTTPTypes", package: "swift-http-types"),
+                product("Hummingbird", "hummingbird", trait: "Hummingbird"),
+                product("HummingbirdTesting", "hummingbird", trait: "Hummingbird"),
+                product("HTTPTypes", "swift-http-types", trait: "Hummingbird"),
             ]
         ),
     ]

@@ -17,9 +17,11 @@ threads=${THREADS:-2}
 config=${CONFIG:-release}
 key=hm_sk_bench_middleware_0001
 
-swift build -c "$config" --product himetrica-devserver >&2
-swift build -c "$config" --product "himetrica-example-$framework" >&2
-bin=$(swift build -c "$config" --show-bin-path)
+# The package traits (Package.swift), the same set the Makefile enables, so nothing rebuilds.
+traits=${SWIFT_TRAITS:---traits Vapor,Hummingbird,CLI,DevServer}
+swift build -c "$config" $traits --product himetrica-devserver >&2
+swift build -c "$config" $traits --product "himetrica-example-$framework" >&2
+bin=$(swift build -c "$config" $traits --show-bin-path)
 
 work=$(mktemp -d)
 pids=""

@@ -21,13 +21,13 @@ full="${BENCH_FULL:-0}"
 if [ "$smoke" = 1 ]; then
   scale=0.002; wrk_time=1s; lat_limit=20/2; lat_secs=3; lat_flag=(--limit track=20/2)
   py_n=200; node_n=500; load_reps=1
-  swift build --product himetrica-devserver >/dev/null
+  swift build ${SWIFT_TRAITS:---traits Vapor,Hummingbird,CLI,DevServer} --product himetrica-devserver >/dev/null
   export HIMETRICA_DEVSERVER="$root/.build/debug/himetrica-devserver"
 else
   scale=1; wrk_time=8s; py_n=20000; node_n=20000; load_reps=7
   if [ "$full" = 1 ]; then lat_limit=1000/60; lat_secs=120; lat_flag=()
   else lat_limit=250/15; lat_secs=30; lat_flag=(--limit track=250/15); fi
-  swift build -c release --product himetrica-devserver >/dev/null
+  swift build -c release ${SWIFT_TRAITS:---traits Vapor,Hummingbird,CLI,DevServer} --product himetrica-devserver >/dev/null
   export HIMETRICA_DEVSERVER="$root/.build/release/himetrica-devserver"
 fi
 cc -O2 -std=c99 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -Iinclude bench/c_track.c \

@@ -354,11 +354,11 @@ def version_swift(root):
     return f"""// {GENERATED} From the VERSION file.
 
 /// The toolkit's version, from the VERSION file at the top of the repository.
-public enum Version {{
+package enum Version {{
     /// Semantic version of this build, e.g. "0.1.0".
-    public static let string = "{text}"
+    package static let string = "{text}"
     /// The version as one number, 0xXXYYZZ for XX.YY.ZZ (HM_VERSION_NUM in the C header).
-    public static let number: UInt32 = 0x{(major << 16) | (minor << 8) | patch:06x}
+    package static let number: UInt32 = 0x{(major << 16) | (minor << 8) | patch:06x}
 }}
 """
 

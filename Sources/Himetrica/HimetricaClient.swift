@@ -1,6 +1,6 @@
-@_exported import HimetricaCore
-@_exported import HimetricaRules
 import FoundationEssentials
+public import HimetricaCore
+public import HimetricaRules
 import ServiceLifecycle
 
 #if canImport(Glibc)
@@ -24,7 +24,8 @@ public final class HimetricaClient: Sendable {
 
     /// Creates a client for `secretKey` (`hm_sk_...`; never shown in any output).
     ///
-    /// - Throws: ``ValidationError`` for a malformed key or an out-of-range configuration.
+    /// - Throws: ``ValidationError`` for a malformed key or an out-of-range configuration,
+    ///   naming the option and the rule.
     public init(secretKey: String, configuration: Configuration = Configuration()) throws(ValidationError) {
         engine = try Engine(secretKey: secretKey, configuration: configuration)
     }
@@ -196,14 +197,6 @@ extension HimetricaClient: Service {
     public func run() async throws {
         try? await gracefulShutdown()
         await shutdown()
-    }
-}
-
-extension Duration {
-    /// The duration in seconds.
-    var seconds: Double {
-        let (seconds, attoseconds) = components
-        return Double(seconds) + Double(attoseconds) / 1e18
     }
 }
 

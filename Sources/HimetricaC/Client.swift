@@ -71,7 +71,7 @@ final class ClientBox {
             configuration.onDelivery = { delivery in DeliveryView.call(callback, with: delivery, through: callouts) }
         }
         let engine = try Engine(secretKey: key, configuration: configuration)
-        let client = ClientBox(engine: engine, exitFlushTimeout: configuration.exitFlushTimeout, callouts: callouts)
+        let client = ClientBox(engine: engine, exitFlushTimeout: configuration.exitFlushTimeout.seconds, callouts: callouts)
         out.pointee = Unmanaged.passRetained(client).toOpaque().assumingMemoryBound(to: hm_client.self)
         return LastError.ok()
     } catch {

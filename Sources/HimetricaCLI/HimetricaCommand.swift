@@ -1,12 +1,18 @@
+#if CLI  // a package trait (Package.swift)
 import ArgumentParser
 import Foundation
 import Himetrica
+import HimetricaCore  // the engine's Version and the text forms of identities and sessions
+import HimetricaRules
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// `himetrica`: send events, identify visitors and resolve user ids from the shell.
+// ArgumentParser runs an async root command only with this annotation (the package declares no
+// Apple platforms); it changes nothing on Linux.
+@available(macOS 10.15, macCatalyst 13, iOS 13, tvOS 13, watchOS 6, *)
 @main
 struct HimetricaCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -48,7 +54,7 @@ struct IdentityOptions: ParsableArguments {
     @Option(help: "Browser visitor id.")
     var visitorId: String?
 
-    func identity() throws(HimetricaRules.ValidationError) -> Identity {
+    func identity() throws(HimetricaValidationError) -> Identity {
         try Identity.exactlyOne(userId: userId, email: email, visitorId: visitorId)
     }
 }
@@ -77,12 +83,12 @@ struct Track: AsyncParsableCommand {
 
     func run() async throws {
         try await Runner(connection).deliver(.track) { client throws(HimetricaError) in
-            let identity = try invalidAsError { () throws(HimetricaRules.ValidationError) in try who.identity() }
-            let parsedSession = try invalidAsError { () throws(HimetricaRules.ValidationError) -> Session? in
+            let identity = try invalidAsError { () throws(HimetricaValidationError) in try who.identity() }
+            let parsedSession = try invalidAsError { () throws(HimetricaValidationError) -> Session? in
                 guard let session else { return nil }
                 return try Session.parse(session)
             }
-            try invalidAsError { () throws(HimetricaRules.ValidationError) -> Void in
+            try invalidAsError { () throws(HimetricaValidationError) -> Void in
                 if let timestamp { try Timestamp.validate(timestamp) }
             }
             let date = timestamp.flatMap { ISO8601DateFormatter.withFractions.date(from: $0) ?? ISO8601DateFormatter().date(from: $0) }
@@ -99,7 +105,7 @@ struct Track: AsyncParsableCommand {
         guard properties != nil || !props.isEmpty else { return nil }
         var members: [String] = []
         if let properties {
-            let compact = try invalidAsError { () throws(HimetricaRules.ValidationError) in
+            let compact = try invalidAsError { () throws(HimetricaValidationError) in
                 try JSONText.compactObject(properties, field: "properties")
             }
             let inner = String(decoding: compact.dropFirst().dropLast(), as: UTF8.self)
@@ -107,7 +113,7 @@ struct Track: AsyncParsableCommand {
         }
         for prop in props {
             guard let equals = prop.firstIndex(of: "=") else {
-                throw .invalid(HimetricaRules.ValidationError(field: "--prop", rule: "must be key=value"))
+                throw .invalid(HimetricaValidationError(field: "--prop", rule: "must be key=value"))
             }
             var writer = JSONWriter()
             writer.string(String(prop[..<equals]))
@@ -138,7 +144,7 @@ struct Identify: AsyncParsableCommand {
 
     func run() async throws {
         try await Runner(connection).deliver(.identify) { client throws(HimetricaError) in
-            let identity = try invalidAsError { () throws(HimetricaRules.ValidationError) in try who.identity() }
+            let identity = try invalidAsError { () throws(HimetricaValidationError) in try who.identity() }
             try client.identify(identity, traitsJSON: traits)
         }
     }
@@ -175,7 +181,7 @@ struct Runner {
     func client() throws -> HimetricaClient {
         let environment = ProcessInfo.processInfo.environment
         guard let key = options.secretKey ?? environment["HIMETRICA_SECRET_KEY"] else {
-            fail(HimetricaError.invalid(HimetricaRules.ValidationError(field: "secretKey", rule: "is required (--secret-key or HIMETRICA_SECRET_KEY)")))
+            fail(HimetricaError.invalid(HimetricaValidationError(field: "secretKey", rule: "is required (--secret-key or HIMETRICA_SECRET_KEY)")))
         }
         var configuration = Configuration()
         configuration.surface = "cli"
@@ -240,8 +246,8 @@ struct Runner {
 }
 
 /// Turns a broken rule into the CLI's error.
-func invalidAsError<T>(_ body: () throws(HimetricaRules.ValidationError) -> T) throws(HimetricaError) -> T {
-    do throws(HimetricaRules.ValidationError) {
+func invalidAsError<T>(_ body: () throws(HimetricaValidationError) -> T) throws(HimetricaError) -> T {
+    do throws(HimetricaValidationError) {
         return try body()
     } catch {
         throw .invalid(error)
@@ -265,3 +271,4 @@ extension ISO8601DateFormatter {
         return formatter
     }
 }
+#endif

@@ -11,28 +11,30 @@ import Darwin
 public struct RateLimit: Sendable, Hashable {
     /// Requests allowed in any window.
     public var count: Int
-    /// The window's length in seconds.
-    public var seconds: Double
+    /// The window's length.
+    public var window: Duration
 
-    /// `count` requests per `seconds`.
-    public init(count: Int, seconds: Double) {
+    /// `count` requests per `window`.
+    public init(count: Int, window: Duration) {
         self.count = count
-        self.seconds = seconds
+        self.window = window
     }
 
     /// The documented limit of `endpoint` (1000/min track, 500/min identify, 100/min user-id).
     public static func documented(_ endpoint: Endpoint) -> RateLimit {
-        RateLimit(count: endpoint.documentedLimitPerMinute, seconds: 60)
+        RateLimit(count: endpoint.documentedLimitPerMinute, window: .seconds(60))
     }
 }
 
 /// Everything a client can be configured with. Every field has a documented default, so
-/// `Configuration()` is ready for production use with a secret key.
+/// `Configuration()` is ready for production use with a secret key. Swift code names it
+/// `HimetricaClient.Configuration`; time options are `Duration`s (C, Python and the CLI give
+/// them as seconds through ``set(option:value:)``).
 public struct Configuration: Sendable {
     /// The Server API's base URL. Default `https://app.himetrica.com/api/v1`.
     public var endpoint: String = "https://app.himetrica.com/api/v1"
     /// The most track and identify requests held (waiting or in flight). Default 10,000.
-    /// A call beyond it fails with ``EnqueueError/queueFull``.
+    /// A call beyond it fails with ``HimetricaError/queueFull``.
     public var queueCapacity: Int = 10_000
     /// Requests in flight at once, over reused connections. Default 8.
     public var maxInFlight: Int = 8
@@ -42,22 +44,23 @@ public struct Configuration: Sendable {
         uniqueKeysWithValues: Endpoint.allCases.map { ($0, RateLimit.documented($0)) })
     /// The most attempts per request, the first included. Default 10.
     public var maxAttempts: Int = 10
-    /// The oldest a request may be and still be retried, in seconds. Default 600.
-    public var maxRetryAge: Double = 600
-    /// The first retry waits up to this many seconds; each later one doubles it. Default 0.25.
-    public var retryBaseDelay: Double = 0.25
-    /// The longest backoff ceiling, in seconds. Default 30.
-    public var retryMaxDelay: Double = 30
-    /// Seconds allowed to open a connection. Default 5.
-    public var connectTimeout: Double = 5
-    /// Seconds allowed for a whole request. Default 10.
-    public var requestTimeout: Double = 10
-    /// How long ``Engine/flush(timeout:)`` may take when the process exits. Default 2 s.
-    public var exitFlushTimeout: Double = 2
+    /// The oldest a request may be and still be retried. Default 600 s.
+    public var maxRetryAge: Duration = .seconds(600)
+    /// The first retry waits up to this long; each later one doubles it. Default 0.25 s.
+    public var retryBaseDelay: Duration = .milliseconds(250)
+    /// The longest backoff ceiling. Default 30 s.
+    public var retryMaxDelay: Duration = .seconds(30)
+    /// Time allowed to open a connection. Default 5 s.
+    public var connectTimeout: Duration = .seconds(5)
+    /// Time allowed for a whole request. Default 10 s.
+    public var requestTimeout: Duration = .seconds(10)
+    /// How long the flush at process exit may take. Default 2 s.
+    public var exitFlushTimeout: Duration = .seconds(2)
     /// How many visitor → user id answers are remembered. Default 10,000.
     public var userIdCacheCapacity: Int = 10_000
-    /// How long a "visitor not found" answer is remembered, in seconds. Default 10.
-    public var notFoundCacheSeconds: Double = 10
+    /// How long a "visitor not found" answer is remembered (C/Python option
+    /// `not_found_cache_seconds`). Default 10 s.
+    public var notFoundCacheDuration: Duration = .seconds(10)
     /// Allow `http://` to hosts other than loopback. Default false: the key only travels in TLS.
     public var allowInsecureHTTP: Bool = false
     /// A CA bundle (PEM file) to verify the server with instead of the system's.
@@ -65,7 +68,7 @@ public struct Configuration: Sendable {
     /// The largest response body read; the rest is discarded. Default 64 KiB.
     public var maxResponseBytes: Int = 64 * 1024
     /// The surface using the engine (`swift`, `c`, `python`, `node`, `cli`), for `User-Agent`.
-    public var surface: String = "swift"
+    package var surface: String = "swift"
     /// Where log lines go. Default: swift-log's `Logger(label: "himetrica")`.
     public var logger: Logger = Logger(label: "himetrica")
     /// Shares each endpoint's limit with every host using this key through Redis:
@@ -96,18 +99,18 @@ public struct Configuration: Sendable {
             ("max_retry_age", maxRetryAge), ("retry_base_delay", retryBaseDelay),
             ("retry_max_delay", retryMaxDelay), ("connect_timeout", connectTimeout),
             ("request_timeout", requestTimeout), ("exit_flush_timeout", exitFlushTimeout),
-            ("not_found_cache_seconds", notFoundCacheSeconds),
+            ("not_found_cache_seconds", notFoundCacheDuration),
         ] {
-            try check(value.isFinite && value >= 0 && value <= 86400, name, "must be between 0 and 86400 seconds")
+            try check(value >= .zero && value <= .seconds(86400), name, "must be between 0 and 86400 seconds")
         }
-        try check(connectTimeout > 0, "connect_timeout", "must be more than 0 seconds")
-        try check(requestTimeout > 0, "request_timeout", "must be more than 0 seconds")
+        try check(connectTimeout > .zero, "connect_timeout", "must be more than 0 seconds")
+        try check(requestTimeout > .zero, "request_timeout", "must be more than 0 seconds")
         try check((0...10_000_000).contains(userIdCacheCapacity), "user_id_cache_capacity", "must be between 0 and 10000000")
         try check((1024...(64 << 20)).contains(maxResponseBytes), "max_response_bytes", "must be between 1024 and 67108864")
         for (endpoint, limit) in rateLimits {
             guard let limit else { continue }
             try check(
-                limit.count >= 1 && limit.seconds.isFinite && limit.seconds > 0 && limit.seconds <= 86400,
+                limit.count >= 1 && limit.window > .zero && limit.window <= .seconds(86400),
                 "rate_limit_\(endpoint.name.replacingDash)",
                 "must be COUNT/SECONDS with COUNT >= 1 and 0 < SECONDS <= 86400")
         }
@@ -131,13 +134,11 @@ public struct Configuration: Sendable {
 
     /// Sets an option from text, as the C, Python and Node surfaces pass them. Names are
     /// snake_case (`max_in_flight`); rate limits are `rate_limit_track` (and `_identify`,
-    /// `_user_id`) with values `COUNT/SECONDS` or `none`; booleans are `true`/`false`.
+    /// `_user_id`) with values `COUNT/SECONDS` or `none`; booleans are `true`/`false`; times
+    /// are seconds (`0.25`).
     public mutating func set(option name: String, value: String) throws(ValidationError) {
-        func number(_ field: String) throws(ValidationError) -> Double {
-            guard let v = Double(value.trimmingSpaces), v.isFinite else {
-                throw ValidationError(field: field, rule: "must be a number")
-            }
-            return v
+        func seconds(_ field: String) throws(ValidationError) -> Duration {
+            try Self.seconds(value, field: field)
         }
         func integer(_ field: String) throws(ValidationError) -> Int {
             guard let v = Int(value.trimmingSpaces) else { throw ValidationError(field: field, rule: "must be an integer") }
@@ -149,14 +150,14 @@ public struct Configuration: Sendable {
         case "queue_capacity": queueCapacity = try integer(name)
         case "max_in_flight": maxInFlight = try integer(name)
         case "max_attempts": maxAttempts = try integer(name)
-        case "max_retry_age": maxRetryAge = try number(name)
-        case "retry_base_delay": retryBaseDelay = try number(name)
-        case "retry_max_delay": retryMaxDelay = try number(name)
-        case "connect_timeout": connectTimeout = try number(name)
-        case "request_timeout": requestTimeout = try number(name)
-        case "exit_flush_timeout": exitFlushTimeout = try number(name)
+        case "max_retry_age": maxRetryAge = try seconds(name)
+        case "retry_base_delay": retryBaseDelay = try seconds(name)
+        case "retry_max_delay": retryMaxDelay = try seconds(name)
+        case "connect_timeout": connectTimeout = try seconds(name)
+        case "request_timeout": requestTimeout = try seconds(name)
+        case "exit_flush_timeout": exitFlushTimeout = try seconds(name)
         case "user_id_cache_capacity": userIdCacheCapacity = try integer(name)
-        case "not_found_cache_seconds": notFoundCacheSeconds = try number(name)
+        case "not_found_cache_seconds": notFoundCacheDuration = try seconds(name)
         case "max_response_bytes": maxResponseBytes = try integer(name)
         case "ca_file": caFile = value.isEmpty ? nil : value
         case "allow_insecure_http":
@@ -171,12 +172,7 @@ public struct Configuration: Sendable {
                 throw ValidationError(field: name, rule: "must be share or aimd")
             }
             sharedLimitFallback = policy
-        case "shared_limit_timeout":
-            let seconds = try number(name)
-            guard seconds >= 0.001, seconds <= 60 else {
-                throw ValidationError(field: name, rule: "must be between 0.001 and 60 seconds")
-            }
-            sharedLimitTimeout = .nanoseconds(Int64(seconds * 1e9))
+        case "shared_limit_timeout": sharedLimitTimeout = try seconds(name)
         case "rate_limit_track", "rate_limit_identify", "rate_limit_user_id":
             let endpoint = Endpoint.allCases.first { "rate_limit_" + $0.name.replacingDash == name }!
             rateLimits[endpoint] = try Self.parseRateLimit(value, field: name)
@@ -194,15 +190,25 @@ public struct Configuration: Sendable {
     /// An option name as an error message shows it. The name is the caller's text, possibly
     /// anything: control characters, quotes and backslashes are escaped and it is cut after 64
     /// characters, so a message stays one short line.
-    public static func shown(_ name: String) -> String { JSONText.displayKey(name, escapingQuotes: true) }
+    package static func shown(_ name: String) -> String { JSONText.displayKey(name, escapingQuotes: true) }
+
+    /// A time given in seconds as text (`0.25`), the one way C, Python and the CLI give times.
+    /// Out-of-range values become durations that ``validate()`` then names.
+    package static func seconds(_ text: String, field: String) throws(ValidationError) -> Duration {
+        guard let value = Double(text.trimmingSpaces), value.isFinite else {
+            throw ValidationError(field: field, rule: "must be a number")
+        }
+        // Duration(seconds:) traps beyond Int64 seconds; anything this large is out of range anyway.
+        return .seconds(min(max(value, -1e15), 1e15))
+    }
 
     private static func parseRateLimit(_ text: String, field: String) throws(ValidationError) -> RateLimit? {
         if text == "none" { return nil }
         let parts = text.split(separator: "/")
-        guard parts.count == 2, let count = Int(parts[0]), let seconds = Double(parts[1]) else {
+        guard parts.count == 2, let count = Int(parts[0]), let seconds = Double(parts[1]), seconds.isFinite else {
             throw ValidationError(field: field, rule: "must be COUNT/SECONDS (e.g. 1000/60) or none")
         }
-        return RateLimit(count: count, seconds: seconds)
+        return RateLimit(count: count, window: .seconds(min(max(seconds, -1e15), 1e15)))
     }
 }
 

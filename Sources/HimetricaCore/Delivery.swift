@@ -60,7 +60,7 @@ public struct Stats: Sendable, Hashable {
 
     /// The counters, by their snake_case names, in a fixed order (for the C and binding
     /// surfaces).
-    public var named: [(name: String, value: UInt64)] {
+    package var named: [(name: String, value: UInt64)] {
         [("queued", queued), ("delivered", delivered), ("rejected", rejected), ("retried", retried),
          ("gave_up", gaveUp), ("dropped", dropped), ("throttled", throttled), ("in_flight", inFlight),
          ("queue_depth", queueDepth), ("shared_permits", sharedPermits), ("shared_fallbacks", sharedFallbacks),

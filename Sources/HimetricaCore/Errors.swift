@@ -22,6 +22,7 @@ public enum HimetricaError: Error, Sendable, Equatable, CustomStringConvertible 
     /// nothing was queued.
     case system(String)
 
+    /// What went wrong, in words (for an invalid input: the field and the rule).
     public var description: String {
         switch self {
         case .invalid(let error): error.message

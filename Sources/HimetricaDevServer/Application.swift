@@ -1,3 +1,4 @@
+#if DevServer  // a package trait (Package.swift)
 import Hummingbird
 import Logging
 import NIOCore
@@ -26,3 +27,4 @@ public func buildApplication(
         logger: logger
     )
 }
+#endif

@@ -1,3 +1,4 @@
+#if DevServer  // a package trait (Package.swift)
 import ArgumentParser
 import Hummingbird
 import Logging
@@ -9,9 +10,12 @@ import Darwin
 #endif
 
 /// `himetrica-devserver`: parses the flags and runs the server until SIGINT/SIGTERM.
-@main
-struct DevServerCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+// ArgumentParser runs an async root command only with this annotation (the package declares no
+// Apple platforms); it changes nothing on Linux.
+@available(macOS 10.15, macCatalyst 13, iOS 13, tvOS 13, watchOS 6, *)
+public struct DevServerCommand: AsyncParsableCommand {
+    /// The command's name and help.
+    public static let configuration = CommandConfiguration(
         commandName: "himetrica-devserver",
         abstract: "A local Himetrica-compatible Server API with fault injection, for development and tests."
     )
@@ -37,7 +41,11 @@ struct DevServerCommand: AsyncParsableCommand {
     @Option(name: .customLong("state"), help: "JSON file holding visitors and users across restarts.") var stateFile: String?
     @Option(help: "Entries kept by /_dev/events and /_dev/requests.") var maxLog = 100_000
 
-    mutating func validate() throws {
+    /// A command with the default flags (ArgumentParser fills them in).
+    public init() {}
+
+    /// Checks the flags together (ArgumentParser calls it before ``run()``).
+    public mutating func validate() throws {
         _ = try options()
     }
 
@@ -86,7 +94,8 @@ struct DevServerCommand: AsyncParsableCommand {
         return options
     }
 
-    func run() async throws {
+    /// Runs the server until SIGINT or SIGTERM.
+    public func run() async throws {
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
         let options = try options()
         if options.keys == [DevServerOptions.defaultDevKey] {
@@ -113,3 +122,4 @@ private func writeLine(_ line: String, to fd: Int32) {
         offset += written
     }
 }
+#endif

@@ -1,3 +1,4 @@
+#if DevServer  // a package trait (Package.swift)
 import Hummingbird
 import NIOCore
 import NIOHTTPTypes
@@ -76,3 +77,4 @@ final class HangWatcher: ChannelInboundHandler, RemovableChannelHandler {
         context.fireUserInboundEventTriggered(event)
     }
 }
+#endif

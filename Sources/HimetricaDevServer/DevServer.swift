@@ -1,3 +1,4 @@
+#if DevServer  // a package trait (Package.swift)
 /// Everything a running dev server holds: configuration, state, limiter and fault injector.
 /// Shared by all requests; each part guards itself with a mutex held only briefly.
 final class DevServer: Sendable {
@@ -17,3 +18,4 @@ final class DevServer: Sendable {
         faults = FaultInjector(settings: options.faults, clock: clock)
     }
 }
+#endif

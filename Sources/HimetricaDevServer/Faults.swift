@@ -1,3 +1,4 @@
+#if DevServer  // a package trait (Package.swift)
 import Synchronization
 
 /// The fault injection settings; the JSON shape of `GET`/`PUT /_dev/faults`.
@@ -10,6 +11,7 @@ public struct FaultSettings: Sendable, Equatable {
     public var errorStatus = 503
     /// Share of requests answered 429 with `Retry-After: retryAfter`.
     public var throttleRate = 0.0
+    /// The `Retry-After` seconds of injected 429s.
     public var retryAfter = 1
     /// Share of connections closed without any answer.
     public var dropRate = 0.0
@@ -21,6 +23,7 @@ public struct FaultSettings: Sendable, Equatable {
     /// Seed of the generator behind every random choice.
     public var seed: UInt64 = 1
 
+    /// No faults.
     public init() {}
 
     /// The settings as `/_dev/faults` JSON.
@@ -177,3 +180,4 @@ final class FaultInjector: Sendable {
         }
     }
 }
+#endif

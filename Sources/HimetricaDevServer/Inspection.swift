@@ -1,3 +1,4 @@
+#if DevServer  // a package trait (Package.swift)
 import Hummingbird
 
 /// The `/_dev/*` inspection and admin API (no key; served only on loopback; never faulted).
@@ -116,3 +117,4 @@ struct Inspection {
         return limits
     }
 }
+#endif

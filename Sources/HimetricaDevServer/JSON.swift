@@ -1,3 +1,4 @@
+#if DevServer  // a package trait (Package.swift)
 /// A JSON value that keeps object members in the order they were received and numbers as the
 /// exact text they were written with, so a value can be measured and echoed faithfully.
 enum JSONValue: Sendable, Equatable {
@@ -320,3 +321,4 @@ private struct JSONParser {
         return .number(String(decoding: bytes[start..<index], as: UTF8.self))
     }
 }
+#endif

@@ -1,3 +1,4 @@
+#if DevServer  // a package trait (Package.swift)
 /// An append-only log of records numbered 1, 2, 3, … that keeps only the newest `capacity`
 /// records (older ones are forgotten in batches; numbering continues).
 struct BoundedLog<Record> {
@@ -37,3 +38,4 @@ struct BoundedLog<Record> {
         return records[start...]
     }
 }
+#endif

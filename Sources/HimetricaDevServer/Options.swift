@@ -1,3 +1,4 @@
+#if DevServer  // a package trait (Package.swift)
 /// The three rate-limited endpoints of the Server API.
 public enum Endpoint: String, CaseIterable, Sendable, Codable {
     case track
@@ -7,9 +8,12 @@ public enum Endpoint: String, CaseIterable, Sendable, Codable {
 
 /// A rate limit: at most `count` accepted requests in any window of `seconds`.
 public struct RateLimit: Sendable, Equatable {
+    /// Accepted requests allowed in any window.
     public var count: Int
+    /// The window's length in seconds.
     public var seconds: Double
 
+    /// `count` requests per `seconds`.
     public init(count: Int, seconds: Double) {
         self.count = count
         self.seconds = seconds
@@ -58,6 +62,7 @@ public struct DevServerOptions: Sendable {
     /// The inspection logs (events, requests) keep at most this many newest entries.
     public var maxLogEntries = 100_000
 
+    /// The defaults: loopback port 8787, the development key, the documented limits, no faults.
     public init() {}
 
     /// True when `host` is a loopback address, where `/_dev/*` and the page are served.
@@ -68,9 +73,12 @@ public struct DevServerOptions: Sendable {
 
 /// A latency range in milliseconds, `min...max` (equal for a fixed latency).
 public struct LatencyRange: Sendable, Equatable {
+    /// The least added latency, ms.
     public var min: Int
+    /// The most added latency, ms.
     public var max: Int
 
+    /// Latency drawn from `min...max` ms.
     public init(min: Int, max: Int) {
         self.min = min
         self.max = max
@@ -85,3 +93,4 @@ public struct LatencyRange: Sendable, Equatable {
         self.init(min: low, max: high)
     }
 }
+#endif

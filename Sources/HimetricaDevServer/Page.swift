@@ -1,3 +1,4 @@
+#if DevServer  // a package trait (Package.swift)
 import Hummingbird
 
 /// The live page at `/`: one self-contained HTML document (inline CSS, script and SVG; nothing
@@ -342,3 +343,4 @@ enum Page {
         </script></body></html>
         """#
 }
+#endif

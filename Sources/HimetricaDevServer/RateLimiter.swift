@@ -1,3 +1,4 @@
+#if DevServer  // a package trait (Package.swift)
 import Synchronization
 
 /// The outcome of asking the limiter for a slot, with what the `X-RateLimit-*` headers show.
@@ -143,3 +144,4 @@ struct VisitorEventLimit {
         return admitted
     }
 }
+#endif

@@ -1,3 +1,4 @@
+#if DevServer  // a package trait (Package.swift)
 import HTTPTypes
 import Hummingbird
 
@@ -46,3 +47,4 @@ extension HTTPField.Name {
     static let rateLimitRemaining = HTTPField.Name("X-RateLimit-Remaining")!
     static let rateLimitReset = HTTPField.Name("X-RateLimit-Reset")!
 }
+#endif

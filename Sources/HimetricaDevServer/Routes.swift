@@ -1,3 +1,4 @@
+#if DevServer  // a package trait (Package.swift)
 import Hummingbird
 
 /// Dispatches every request: `/api/v1/*` to the Server API, `/_dev/*` and `/` to inspection
@@ -148,3 +149,4 @@ extension Endpoint {
         self == .userId ? .get : .post
     }
 }
+#endif

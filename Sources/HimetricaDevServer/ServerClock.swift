@@ -1,3 +1,4 @@
+#if DevServer  // a package trait (Package.swift)
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -22,3 +23,4 @@ struct ServerClock: Sendable {
         unixOrigin + monotonic
     }
 }
+#endif

@@ -1,3 +1,4 @@
+#if DevServer  // a package trait (Package.swift)
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -117,3 +118,4 @@ struct StateSaver: Service {
         }
     }
 }
+#endif

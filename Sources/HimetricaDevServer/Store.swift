@@ -1,3 +1,4 @@
+#if DevServer  // a package trait (Package.swift)
 import Synchronization
 
 /// Why an API request could not be applied.
@@ -372,3 +373,4 @@ enum Keys {
         return prefix + "…" + key.suffix(4)
     }
 }
+#endif

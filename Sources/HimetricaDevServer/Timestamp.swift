@@ -1,3 +1,4 @@
+#if DevServer  // a package trait (Package.swift)
 /// Checks ISO 8601 timestamps in the profile the dev server accepts (RFC 3339 date-time):
 /// `YYYY-MM-DDTHH:MM:SS`, optional fractional seconds (`.` and 1–9 digits), then `Z` or a
 /// `±hh:mm` / `±hhmm` offset. Field ranges are checked (month, day of that month, hour ≤ 23,
@@ -52,3 +53,4 @@ enum Timestamp {
         }
     }
 }
+#endif

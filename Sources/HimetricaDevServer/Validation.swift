@@ -1,3 +1,4 @@
+#if DevServer  // a package trait (Package.swift)
 /// A request that broke a documented rule: answered 400 with `message`, which names the field
 /// and the rule it broke.
 struct RuleError: Error, Equatable {
@@ -152,3 +153,4 @@ enum Validation {
         (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x5F || b == 0x2D
     }
 }
+#endif

@@ -1,4 +1,6 @@
-@_exported import HimetricaServerSupport
+#if Hummingbird  // a package trait (Package.swift)
+import Himetrica
+import HimetricaServerSupport
 import HTTPTypes
 import Hummingbird
 
@@ -107,3 +109,4 @@ extension HimetricaMiddleware where Context: HimetricaRequestContext {
         self.init(client: client, visitor: visitor, tracking: tracking) { context, handle in context.himetrica = handle }
     }
 }
+#endif

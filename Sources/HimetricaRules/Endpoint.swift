@@ -17,10 +17,10 @@ public enum Endpoint: Int, Sendable, Hashable, CaseIterable {
     }
 
     /// The path below the API's base URL.
-    public var path: String { "/" + name }
+    package var path: String { "/" + name }
 
     /// The documented per-key limit: requests per minute.
-    public var documentedLimitPerMinute: Int {
+    package var documentedLimitPerMinute: Int {
         switch self {
         case .track: 1000
         case .identify: 500

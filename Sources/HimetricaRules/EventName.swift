@@ -1,7 +1,7 @@
 /// The rule for `eventName`: letters, digits, underscores and hyphens.
-public enum EventName {
+package enum EventName {
     /// Checks `name` against the API's event name rule.
-    public static func validate(_ name: String) throws(ValidationError) {
+    package static func validate(_ name: String) throws(ValidationError) {
         let utf8 = name.utf8
         if utf8.isEmpty {
             throw ValidationError(field: "eventName", rule: "must not be empty")
@@ -16,7 +16,7 @@ public enum EventName {
     }
 
     /// Whether `bytes` are a valid event name (the fast check; ``validate(_:)`` says why not).
-    public static func isValid(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+    package static func isValid(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         guard !bytes.isEmpty, bytes.count <= Limits.maxEventNameBytes else { return false }
         for byte in bytes where !isWordCharacter(byte) { return false }
         return true

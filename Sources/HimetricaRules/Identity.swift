@@ -8,13 +8,13 @@ public enum Identity: Sendable, Hashable {
     case visitorId(String)
 
     /// The prefix every Himetrica user id starts with.
-    public static let userIdPrefix = "hm_usr_"
+    package static let userIdPrefix = "hm_usr_"
 
     /// The JSON field the API takes this identity in.
-    public var field: String { kind.field }
+    package var field: String { kind.field }
 
     /// The identity's value.
-    public var value: String {
+    package var value: String {
         switch self {
         case .userId(let v), .email(let v), .visitorId(let v): v
         }
@@ -25,7 +25,7 @@ public enum Identity: Sendable, Hashable {
     ///
     /// - Throws: ``ValidationError`` when none or more than one is given, or the one given is
     ///   invalid.
-    public static func exactlyOne(userId: String?, email: String?, visitorId: String?) throws(ValidationError) -> Identity {
+    package static func exactlyOne(userId: String?, email: String?, visitorId: String?) throws(ValidationError) -> Identity {
         let (kind, value) = try Kind.one(userId, email, visitorId)
         let identity = kind.identity(value)
         try identity.validate()
@@ -34,7 +34,7 @@ public enum Identity: Sendable, Hashable {
 
     /// ``exactlyOne(userId:email:visitorId:)`` for values given as UTF-8 bytes (valid UTF-8,
     /// as a C surface checks them first): checked on the bytes, then made a `String` once.
-    public static func exactlyOne(
+    package static func exactlyOne(
         userIdBytes: UnsafeBufferPointer<UInt8>?, emailBytes: UnsafeBufferPointer<UInt8>?,
         visitorIdBytes: UnsafeBufferPointer<UInt8>?
     ) throws(ValidationError) -> Identity {
@@ -45,13 +45,13 @@ public enum Identity: Sendable, Hashable {
 
     /// Checks the value: not empty, not too long, no control characters; a user id must be
     /// Himetrica's (`hm_usr_...`), an email must contain `@`.
-    public func validate() throws(ValidationError) {
+    package func validate() throws(ValidationError) {
         var value = self.value
         if let error = value.withUTF8({ kind.problem($0) }) { throw error }
     }
 
     /// Checks an identity-like value (also used for the visitor id of a user-id lookup).
-    public static func validate(_ value: String, field: String) throws(ValidationError) {
+    package static func validate(_ value: String, field: String) throws(ValidationError) {
         var value = value
         if let error = value.withUTF8({ problem($0, field: field) }) { throw error }
     }

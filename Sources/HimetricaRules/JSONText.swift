@@ -10,11 +10,11 @@ import Darwin
 /// object, nesting at most ``Limits/maxNestingDepth`` levels, and at most
 /// ``Limits/maxPropertiesBytes`` once whitespace outside strings is removed. Strings and numbers
 /// are kept byte for byte.
-public enum JSONText {
+package enum JSONText {
     /// Validates `text` as the object for `field` and returns its compact form.
     ///
     /// - Parameter stringMembers: top-level keys whose values, when present, must be strings.
-    public static func compactObject(
+    package static func compactObject(
         _ text: UnsafeBufferPointer<UInt8>, field: String, stringMembers: [String] = []
     ) throws(ValidationError) -> [UInt8] {
         var failure: ValidationError?
@@ -32,12 +32,12 @@ public enum JSONText {
 
     /// The most bytes ``compactObject(_:field:stringMembers:into:)`` writes for `textCount`
     /// bytes of input: the compact form is a subsequence of the input, and never over the limit.
-    public static func maxCompactBytes(_ textCount: Int) -> Int { max(1, min(textCount, Limits.maxPropertiesBytes)) }
+    package static func maxCompactBytes(_ textCount: Int) -> Int { max(1, min(textCount, Limits.maxPropertiesBytes)) }
 
     /// Validates `text` as the object for `field`, writes its compact form at `out` (room for
     /// ``maxCompactBytes(_:)`` bytes) and returns how many bytes it wrote. Lets a caller build a
     /// request body around the object without a copy.
-    public static func compactObject(
+    package static func compactObject(
         _ text: UnsafeBufferPointer<UInt8>, field: String, stringMembers: [String] = [],
         into out: UnsafeMutablePointer<UInt8>
     ) throws(ValidationError) -> Int {
@@ -72,7 +72,7 @@ extension JSONText.Scanner {
 extension JSONText {
 
     /// Validates `text` as the object for `field` and returns its compact form.
-    public static func compactObject(
+    package static func compactObject(
         _ text: String, field: String, stringMembers: [String] = []
     ) throws(ValidationError) -> [UInt8] {
         var copy = text
@@ -91,7 +91,7 @@ extension JSONText {
     ///
     /// - Parameter escapingQuotes: also escape `"` and `\` (for names shown outside JSON,
     ///   such as an option name, where nothing else marks where the caller's text ends).
-    public static func displayKey(_ key: String, escapingQuotes: Bool = false) -> String {
+    package static func displayKey(_ key: String, escapingQuotes: Bool = false) -> String {
         var shown = ""
         var count = 0
         for scalar in key.unicodeScalars {
@@ -117,7 +117,7 @@ extension JSONText {
 
     /// The decoded value of top-level string member `key` in a compact object produced by
     /// ``compactObject(_:field:stringMembers:)`` or ``JSONWriter``; nil if absent or not a string.
-    public static func topLevelString(_ key: String, in compact: [UInt8]) -> String? {
+    package static func topLevelString(_ key: String, in compact: [UInt8]) -> String? {
         var depth = 0
         var i = 0
         var expectKey = false
@@ -194,7 +194,7 @@ extension JSONText {
     }
 
     /// Checks that `bytes` are valid UTF-8 with no NUL, for a text field taken from C.
-    public static func isValidUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+    package static func isValidUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         var index = 0
         while index < bytes.count {
             let length = scalarLength(bytes, at: index)

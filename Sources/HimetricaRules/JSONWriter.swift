@@ -1,25 +1,25 @@
 /// Writes compact JSON, checking the rules for `properties` and `traits` as it goes.
-public struct JSONWriter {
+package struct JSONWriter {
     /// The bytes written so far.
-    public var bytes: [UInt8] = []
+    package var bytes: [UInt8] = []
 
     /// Creates an empty writer with room for `capacity` bytes.
-    public init(capacity: Int = 256) {
+    package init(capacity: Int = 256) {
         bytes.reserveCapacity(capacity)
     }
 
     /// Appends raw bytes that are already valid JSON (or punctuation).
-    public mutating func raw(_ text: StaticString) {
+    package mutating func raw(_ text: StaticString) {
         text.withUTF8Buffer { bytes.append(contentsOf: $0) }
     }
 
     /// Appends pre-validated JSON bytes.
-    public mutating func raw(_ json: [UInt8]) {
+    package mutating func raw(_ json: [UInt8]) {
         bytes.append(contentsOf: json)
     }
 
     /// Appends `"key":`.
-    public mutating func key(_ key: StaticString) {
+    package mutating func key(_ key: StaticString) {
         bytes.append(UInt8(ascii: "\""))
         raw(key)
         bytes.append(UInt8(ascii: "\""))
@@ -27,13 +27,13 @@ public struct JSONWriter {
     }
 
     /// Appends a JSON string literal, escaping as RFC 8259 requires.
-    public mutating func string(_ s: String) {
+    package mutating func string(_ s: String) {
         var text = s
         text.withUTF8 { string($0) }
     }
 
     /// Appends a JSON string literal from UTF-8 bytes, escaping as RFC 8259 requires.
-    public mutating func string(_ utf8: UnsafeBufferPointer<UInt8>) {
+    package mutating func string(_ utf8: UnsafeBufferPointer<UInt8>) {
         bytes.append(UInt8(ascii: "\""))
         var runStart = 0
         for (i, b) in utf8.enumerated() where Self.needsEscape(b) {
@@ -87,7 +87,7 @@ public struct JSONWriter {
     /// Object keys are written in sorted order, so equal values give equal bytes.
     ///
     /// - Parameter stringMembers: top-level keys whose values, when present, must be strings.
-    public static func object(
+    package static func object(
         _ value: JSONValue, field: String, stringMembers: [String] = []
     ) throws(ValidationError) -> [UInt8] {
         guard case .object(let members) = value else {

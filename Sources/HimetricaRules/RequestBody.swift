@@ -1,10 +1,10 @@
 /// Validates a whole call and encodes the exact HTTP body it will be sent as, once.
-public enum RequestBody {
+package enum RequestBody {
     /// `traits` members the API gives a meaning to; their values must be strings.
-    public static let namedTraits = ["userId", "email", "name"]
+    package static let namedTraits = ["userId", "email", "name"]
     /// Named `traits` members the API refuses (400) as empty strings: an external id and an
     /// email identify someone, so `""` is never a value for them (`name` may be empty).
-    public static let nonEmptyTraits = ["userId", "email"]
+    package static let nonEmptyTraits = ["userId", "email"]
 
     /// The body of `POST /track`.
     ///
@@ -13,7 +13,7 @@ public enum RequestBody {
     ///   - timestamp: an ISO 8601 timestamp given by the caller, checked here.
     ///   - capturedAtMilliseconds: Unix time used when `timestamp` is nil, so queueing and
     ///     retries do not move the event in time.
-    public static func track(
+    package static func track(
         eventName: String, identity: Identity, properties: [UInt8]?, timestamp: String?,
         session: Session?, capturedAtMilliseconds: Int64
     ) throws(ValidationError) -> [UInt8] {
@@ -30,7 +30,7 @@ public enum RequestBody {
     ///
     /// - Throws: ``ValidationError`` only when `capturedAtMilliseconds` is needed and outside
     ///   the years 0001-9999.
-    public static func encodeTrack(
+    package static func encodeTrack(
         eventName: String, identity: Identity, properties: [UInt8]?, timestamp: String?,
         session: Session?, capturedAtMilliseconds: Int64
     ) throws(ValidationError) -> [UInt8] {
@@ -62,7 +62,7 @@ public enum RequestBody {
     /// Checks in the documented order: `properties` here, then whatever `rest` checks
     /// (timestamp, session), which it returns. `eventName` and `identity` must be checked
     /// already. Gives the same bytes as ``encodeTrack(eventName:identity:properties:timestamp:session:capturedAtMilliseconds:)``.
-    public static func encodeTrack(
+    package static func encodeTrack(
         eventName: UnsafeBufferPointer<UInt8>, identity: Identity, propertiesText: UnsafeBufferPointer<UInt8>?,
         capturedAtMilliseconds: Int64,
         rest: () throws(ValidationError) -> (timestamp: String?, session: Session?)
@@ -115,7 +115,7 @@ public enum RequestBody {
     /// The body of `POST /identify`. `traits` is the compact JSON object from ``JSONText`` or
     /// ``JSONWriter`` (checked with ``namedTraits`` as string members); of those,
     /// ``nonEmptyTraits`` must not be empty.
-    public static func identify(identity: Identity, traits: [UInt8]) throws(ValidationError) -> [UInt8] {
+    package static func identify(identity: Identity, traits: [UInt8]) throws(ValidationError) -> [UInt8] {
         try identity.validate()
         for name in nonEmptyTraits where JSONText.topLevelString(name, in: traits)?.isEmpty == true {
             throw ValidationError(field: "traits.\(name)", rule: "must not be empty")
@@ -131,7 +131,7 @@ public enum RequestBody {
     /// The identity whose later requests must wait for this identify: the email it sets
     /// (`traits.email`), since tracking by email needs the identify done first. Nil when the
     /// traits set no email or the identify is by that email already.
-    public static func linkedIdentity(identity: Identity, traits: [UInt8]) -> Identity? {
+    package static func linkedIdentity(identity: Identity, traits: [UInt8]) -> Identity? {
         guard let email = JSONText.topLevelString("email", in: traits), !email.isEmpty else { return nil }
         let linked = Identity.email(email)
         return linked == identity ? nil : linked

@@ -6,7 +6,7 @@ public enum Session: String, Sendable, Hashable, CaseIterable {
     case new
 
     /// Parses the API's spelling (`"latest"` or `"new"`).
-    public static func parse(_ text: String) throws(ValidationError) -> Session {
+    package static func parse(_ text: String) throws(ValidationError) -> Session {
         guard let session = Session(rawValue: text) else {
             throw ValidationError(field: "session", rule: "must be \"latest\" or \"new\" (or omitted)")
         }

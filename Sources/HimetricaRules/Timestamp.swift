@@ -3,9 +3,9 @@
 /// Accepted: the RFC 3339 profile of ISO 8601, `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`,
 /// with upper-case `T` and `Z` and seconds up to 59 (the forms every ISO 8601 parser takes).
 /// Written: UTC with milliseconds, `2026-11-29T19:02:26.123Z`, for years 0001 to 9999.
-public enum Timestamp {
+package enum Timestamp {
     /// Checks that `text` is an ISO 8601 date-time with a time zone.
-    public static func validate(_ text: String) throws(ValidationError) {
+    package static func validate(_ text: String) throws(ValidationError) {
         guard isValid(Array(text.utf8)) else {
             throw ValidationError(
                 field: "timestamp",
@@ -14,12 +14,12 @@ public enum Timestamp {
     }
 
     /// The Unix times (ms) that can be written: 0001-01-01T00:00:00.000Z to 9999-12-31T23:59:59.999Z.
-    public static let representable: ClosedRange<Int64> = -62_135_596_800_000...253_402_300_799_999
+    package static let representable: ClosedRange<Int64> = -62_135_596_800_000...253_402_300_799_999
 
     /// Formats Unix time in milliseconds as UTC, with milliseconds.
     ///
     /// - Throws: ``ValidationError`` for a time outside ``representable``.
-    public static func format(unixMilliseconds ms: Int64) throws(ValidationError) -> String {
+    package static func format(unixMilliseconds ms: Int64) throws(ValidationError) -> String {
         var out: [UInt8] = []
         out.reserveCapacity(24)
         try write(unixMilliseconds: ms, into: &out)
@@ -29,7 +29,7 @@ public enum Timestamp {
     /// Appends the formatted time (without quotes) to `out`; the hot path of every track call.
     ///
     /// - Throws: ``ValidationError`` for a time outside ``representable``.
-    public static func write(unixMilliseconds ms: Int64, into out: inout [UInt8]) throws(ValidationError) {
+    package static func write(unixMilliseconds ms: Int64, into out: inout [UInt8]) throws(ValidationError) {
         var buffer: (UInt64, UInt64, UInt64) = (0, 0, 0)
         let count = try withUnsafeMutableBytes(of: &buffer) { raw throws(ValidationError) in
             try write(unixMilliseconds: ms, to: raw.baseAddress!.assumingMemoryBound(to: UInt8.self))
@@ -40,7 +40,7 @@ public enum Timestamp {
     /// Writes the formatted time (without quotes, 24 bytes) at `out`; returns the count.
     ///
     /// - Throws: ``ValidationError`` for a time outside ``representable``.
-    public static func write(unixMilliseconds ms: Int64, to out: UnsafeMutablePointer<UInt8>) throws(ValidationError) -> Int {
+    package static func write(unixMilliseconds ms: Int64, to out: UnsafeMutablePointer<UInt8>) throws(ValidationError) -> Int {
         guard representable.contains(ms) else {
             throw ValidationError(field: "timestamp", rule: "must be between the years 0001 and 9999")
         }

@@ -10,7 +10,7 @@ public struct ValidationError: Error, Sendable, Hashable, CustomStringConvertibl
     public let rule: String
 
     /// Creates an error for `field` breaking `rule`.
-    public init(field: String, rule: String) {
+    package init(field: String, rule: String) {
         self.field = field
         self.rule = rule
     }
@@ -18,5 +18,10 @@ public struct ValidationError: Error, Sendable, Hashable, CustomStringConvertibl
     /// `field: rule`, the text every surface shows.
     public var message: String { "\(field): \(rule)" }
 
+    /// The ``message``.
     public var description: String { message }
 }
+
+/// The name `import Himetrica` gives ``ValidationError``, prefixed because ArgumentParser (and
+/// others) have a `ValidationError` too. The payload of `HimetricaError.invalid`.
+public typealias HimetricaValidationError = ValidationError

@@ -1,4 +1,6 @@
 import FoundationEssentials
+public import Himetrica
+public import HimetricaRules
 
 /// The Himetrica client bound to one request's visitor: what a handler gets as
 /// `req.himetrica` (Vapor) or `context.himetrica` (Hummingbird).

@@ -1,4 +1,5 @@
-@_exported import Himetrica
+import Himetrica
+public import HimetricaRules
 
 /// One place the middleware looks for who a request is about.
 ///

@@ -1,4 +1,6 @@
-@_exported import HimetricaServerSupport
+#if Vapor  // a package trait (Package.swift)
+import Himetrica
+import HimetricaServerSupport
 import Vapor
 
 extension Application {
@@ -32,7 +34,7 @@ extension Application {
         ///     `hm_vid` cookie.
         /// - Throws: ``ValidationError`` for a malformed key or configuration.
         public func configure(
-            secretKey: String, configuration: Configuration = Configuration(),
+            secretKey: String, configuration: HimetricaClient.Configuration = .init(),
             visitor: [HimetricaVisitorSource<Request>] = HimetricaVisitorSource.standard
         ) throws {
             use(try HimetricaClient(secretKey: secretKey, configuration: configuration), visitor: visitor)
@@ -81,8 +83,9 @@ extension Request {
         return HimetricaRequestHandle(client: state.client, identity: himetricaIdentity(state.visitor))
     }
 
-    func himetricaIdentity(_ sources: [HimetricaVisitorSource<Request>]) -> Identity? {
+    func himetricaIdentity(_ sources: [HimetricaVisitorSource<Request>]) -> HimetricaClient.Identity? {
         HimetricaVisitorSource.identity(
             in: sources, for: self, cookie: { cookies[$0]?.string }, header: { headers.first(name: $0) })
     }
 }
+#endif

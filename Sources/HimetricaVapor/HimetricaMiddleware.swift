@@ -1,3 +1,6 @@
+#if Vapor  // a package trait (Package.swift)
+import Himetrica
+import HimetricaServerSupport
 import Vapor
 
 /// Tracks each request as an event about its visitor, as ``HimetricaRequestTracking`` describes,
@@ -44,3 +47,4 @@ public struct HimetricaMiddleware: AsyncMiddleware {
         }
     }
 }
+#endif

@@ -95,8 +95,8 @@ func makeEngine(
 ) throws -> Engine {
     let configuration = unlimitedConfiguration {
         $0.endpoint = "http://127.0.0.1:9/api/v1"
-        $0.retryBaseDelay = 0.01
-        $0.retryMaxDelay = 0.02
+        $0.retryBaseDelay = .seconds(0.01)
+        $0.retryMaxDelay = .seconds(0.02)
         modify(&$0)
     }
     return try Engine(configuration: configuration, clock: Clock()) { transport }
@@ -385,7 +385,7 @@ struct EngineTests {
     @Test("a 404 lookup is .notFound and cached briefly")
     func lookupNotFound() throws {
         let transport = FakeTransport { _ in TransportResponse(status: 404) }
-        let engine = try makeEngine(transport) { $0.notFoundCacheSeconds = 60 }
+        let engine = try makeEngine(transport) { $0.notFoundCacheDuration = .seconds(60) }
         let first = Slot<Result<String, HimetricaError>>()
         engine.lookupUserId(visitorId: "ghost", timeout: 5) { first.set($0) }
         #expect(first.wait(timeout: 5) == .failure(.notFound))

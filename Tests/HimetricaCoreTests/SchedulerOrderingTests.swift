@@ -46,8 +46,8 @@ struct SchedulerOrderingTests {
         let scheduler = makeScheduler {
             $0.maxInFlight = 6
             $0.maxAttempts = 100
-            $0.retryBaseDelay = 0.05
-            $0.retryMaxDelay = 1
+            $0.retryBaseDelay = .seconds(0.05)
+            $0.retryMaxDelay = .seconds(1)
         }
         var rng = SplitMix64(seed: 21)
         var expected: [Identity: [String]] = [:]
@@ -121,8 +121,8 @@ struct SchedulerOrderingTests {
     func identifyThenTrack() throws {
         var scheduler = makeScheduler {
             $0.maxInFlight = 8
-            $0.retryBaseDelay = 1
-            $0.retryMaxDelay = 1
+            $0.retryBaseDelay = .seconds(1)
+            $0.retryMaxDelay = .seconds(1)
         }
         var rng = SplitMix64(seed: 2)
         let email = Identity.email("ada@example.com")

@@ -15,7 +15,7 @@ struct SchedulerRetryTests {
 
     @Test("a retried lane head counts its attempts 1, 2, 3, …")
     func attemptsKeepCounting() throws {
-        var scheduler = makeScheduler { $0.maxAttempts = 6; $0.retryBaseDelay = 0.1 }
+        var scheduler = makeScheduler { $0.maxAttempts = 6; $0.retryBaseDelay = .seconds(0.1) }
         var rng = SplitMix64(seed: 4)
         var job = startOne(&scheduler)
         let id = job.id
@@ -42,7 +42,7 @@ struct SchedulerRetryTests {
 
     @Test("the attempts budget ends in gaveUp with the last status and message")
     func attemptsBudget() throws {
-        var scheduler = makeScheduler { $0.maxAttempts = 3; $0.retryBaseDelay = 0 }
+        var scheduler = makeScheduler { $0.maxAttempts = 3; $0.retryBaseDelay = .seconds(0) }
         var rng = SplitMix64(seed: 4)
         var job = startOne(&scheduler)
         for _ in 1...2 {
@@ -61,7 +61,7 @@ struct SchedulerRetryTests {
 
     @Test("the age budget ends in gaveUp even with attempts left")
     func ageBudget() throws {
-        var scheduler = makeScheduler { $0.maxAttempts = 100; $0.maxRetryAge = 10; $0.retryBaseDelay = 4; $0.retryMaxDelay = 4 }
+        var scheduler = makeScheduler { $0.maxAttempts = 100; $0.maxRetryAge = .seconds(10); $0.retryBaseDelay = .seconds(4); $0.retryMaxDelay = .seconds(4) }
         var rng = SplitMix64(seed: 8)
         var job = startOne(&scheduler, now: 0)
         var now: UInt64 = 0
@@ -127,7 +127,7 @@ struct SchedulerRetryTests {
 
     @Test("429 with Retry-After: 2 blocks the whole endpoint for 2 s, not the others")
     func retryAfterBlocksEndpoint() throws {
-        var scheduler = makeScheduler { $0.maxInFlight = 8; $0.retryBaseDelay = 0.01; $0.retryMaxDelay = 0.01 }
+        var scheduler = makeScheduler { $0.maxInFlight = 8; $0.retryBaseDelay = .seconds(0.01); $0.retryMaxDelay = .seconds(0.01) }
         var rng = SplitMix64(seed: 4)
         let t0: UInt64 = 50 * sec
         scheduler.enqueue(endpoint: .track, identity: .visitorId("a"), body: body("a"), now: t0)
@@ -154,7 +154,7 @@ struct SchedulerRetryTests {
 
     @Test("503 with an HTTP-date Retry-After blocks the endpoint until that date")
     func retryAfterDateBlocks() throws {
-        var scheduler = makeScheduler { $0.retryBaseDelay = 0.01; $0.retryMaxDelay = 0.01 }
+        var scheduler = makeScheduler { $0.retryBaseDelay = .seconds(0.01); $0.retryMaxDelay = .seconds(0.01) }
         var rng = SplitMix64(seed: 4)
         let a = startOne(&scheduler, endpoint: .identify)
         // fixedUnixMilliseconds is 2023-11-14 22:13:20 GMT; the server asks for 3 s later.
@@ -180,7 +180,7 @@ struct SchedulerRetryTests {
 
     @Test("garbage Retry-After is ignored: the jittered backoff applies")
     func garbageRetryAfter() throws {
-        var scheduler = makeScheduler { $0.retryBaseDelay = 0.25; $0.retryMaxDelay = 0.25 }
+        var scheduler = makeScheduler { $0.retryBaseDelay = .seconds(0.25); $0.retryMaxDelay = .seconds(0.25) }
         var rng = SplitMix64(seed: 4)
         let a = startOne(&scheduler)
         let completion = scheduler.finish(a, status: 429, retryAfter: "whenever", now: 0, rng: &rng)
@@ -218,7 +218,7 @@ struct SchedulerRetryTests {
 
     @Test("a retry due later does not hold other identities back")
     func retryDoesNotBlockOthers() throws {
-        var scheduler = makeScheduler { $0.retryBaseDelay = 10; $0.retryMaxDelay = 10 }
+        var scheduler = makeScheduler { $0.retryBaseDelay = .seconds(10); $0.retryMaxDelay = .seconds(10) }
         var rng = SplitMix64(seed: 6)
         let a = startOne(&scheduler)
         #expect(scheduler.finish(a, status: 503, now: 0, rng: &rng).retryIn != nil)

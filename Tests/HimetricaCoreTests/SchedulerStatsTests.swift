@@ -22,9 +22,9 @@ struct SchedulerStatsTests {
             $0.queueCapacity = 200
             $0.maxInFlight = 5
             $0.maxAttempts = 3
-            $0.retryBaseDelay = 0.05
-            $0.retryMaxDelay = 0.2
-            $0.rateLimits[.track] = RateLimit(count: 30, seconds: 1)
+            $0.retryBaseDelay = .seconds(0.05)
+            $0.retryMaxDelay = .seconds(0.2)
+            $0.rateLimits[.track] = RateLimit(count: 30, window: .seconds(1))
         }
         var rng = SplitMix64(seed: 99)
         var enqueues: [Simulation.Enqueue] = []
@@ -56,7 +56,7 @@ struct SchedulerStatsTests {
 
     @Test("dropAll reports every pending request as dropped: waiting, in flight and in backoff")
     func dropAll() throws {
-        var scheduler = makeScheduler { $0.maxInFlight = 2; $0.retryBaseDelay = 10; $0.retryMaxDelay = 10 }
+        var scheduler = makeScheduler { $0.maxInFlight = 2; $0.retryBaseDelay = .seconds(10); $0.retryMaxDelay = .seconds(10) }
         var rng = SplitMix64(seed: 5)
         for i in 0..<6 {
             scheduler.enqueue(endpoint: i % 2 == 0 ? .track : .identify, identity: .visitorId("v\(i % 4)"), body: body("\(i)"), now: 0)
@@ -85,7 +85,7 @@ struct SchedulerStatsTests {
 
     @Test("a dropped request reports the attempts it made, an in-flight one included")
     func dropAllAttempts() throws {
-        var scheduler = makeScheduler { $0.retryBaseDelay = 0 }
+        var scheduler = makeScheduler { $0.retryBaseDelay = .seconds(0) }
         var rng = SplitMix64(seed: 5)
         scheduler.enqueue(endpoint: .track, identity: .visitorId("a"), body: body("a"), now: 0)
         scheduler.enqueue(endpoint: .track, identity: .visitorId("a"), body: body("never sent"), now: 0)

@@ -75,7 +75,7 @@ struct SlidingWindowLimiterTests {
     @Test("20 per 2 s through the scheduler: thousands of random enqueues, no window over 20")
     func randomScheduleThroughScheduler() {
         let scheduler = makeScheduler {
-            $0.rateLimits[.track] = RateLimit(count: 20, seconds: 2)
+            $0.rateLimits[.track] = RateLimit(count: 20, window: .seconds(2))
             $0.maxInFlight = 8
         }
         var rng = SplitMix64(seed: 42)
@@ -103,8 +103,8 @@ struct SlidingWindowLimiterTests {
     @Test("limits are per endpoint: track at its limit does not hold identify back")
     func perEndpoint() {
         var scheduler = makeScheduler {
-            $0.rateLimits[.track] = RateLimit(count: 2, seconds: 60)
-            $0.rateLimits[.identify] = RateLimit(count: 5, seconds: 60)
+            $0.rateLimits[.track] = RateLimit(count: 2, window: .seconds(60))
+            $0.rateLimits[.identify] = RateLimit(count: 5, window: .seconds(60))
         }
         for i in 0..<4 {
             scheduler.enqueue(endpoint: .track, identity: .visitorId("t\(i)"), body: body("t"), now: 0)

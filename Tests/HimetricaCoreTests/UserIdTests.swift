@@ -39,7 +39,7 @@ struct UserIdTests {
 
     @Test("lookups keep to the user-id rate limit")
     func lookupLimit() {
-        var scheduler = makeScheduler { $0.rateLimits[.userId] = RateLimit(count: 2, seconds: 60) }
+        var scheduler = makeScheduler { $0.rateLimits[.userId] = RateLimit(count: 2, window: .seconds(60)) }
         for i in 0..<3 { _ = scheduler.enqueueLookup(visitorId: "v\(i)", now: 0) }
         #expect(scheduler.takeStartable(now: 0).compactMap(\.visitorId) == ["v0", "v1"])
         #expect(scheduler.nextWakeup(now: 0) == 60 * sec + SlidingWindowLimiter.margin)
@@ -48,7 +48,7 @@ struct UserIdTests {
 
     @Test("a lookup that fails retriably is retried, then ends with the last answer")
     func lookupRetry() throws {
-        var scheduler = makeScheduler { $0.maxAttempts = 2; $0.retryBaseDelay = 0 }
+        var scheduler = makeScheduler { $0.maxAttempts = 2; $0.retryBaseDelay = .seconds(0) }
         var rng = SplitMix64(seed: 1)
         _ = scheduler.enqueueLookup(visitorId: "v", now: 0)
         var job = try #require(scheduler.takeStartable(now: 0).first)

@@ -1,3 +1,4 @@
+#if DevServer  // a package trait (Package.swift)
 import Foundation
 import Testing
 
@@ -146,3 +147,4 @@ import Testing
         return (Int(lines.last ?? "") ?? -1, lines.dropLast().joined(separator: "\n"))
     }
 }
+#endif

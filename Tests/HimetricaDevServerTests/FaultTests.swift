@@ -1,3 +1,4 @@
+#if DevServer  // a package trait (Package.swift)
 import Testing
 
 @testable import HimetricaDevServer
@@ -134,3 +135,4 @@ import Testing
         #expect(Set(first.map { "\($0)".prefix(4) }).count >= 4)
     }
 }
+#endif

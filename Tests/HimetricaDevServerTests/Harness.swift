@@ -1,3 +1,4 @@
+#if DevServer  // a package trait (Package.swift)
 import Hummingbird
 import HummingbirdTesting
 import Logging
@@ -150,3 +151,4 @@ extension JSONValue {
         return value
     }
 }
+#endif

@@ -1,3 +1,4 @@
+#if DevServer  // a package trait (Package.swift)
 import Testing
 
 @testable import HimetricaDevServer
@@ -137,3 +138,4 @@ import Testing
         }
     }
 }
+#endif

@@ -1,3 +1,4 @@
+#if DevServer  // a package trait (Package.swift)
 import Testing
 
 @testable import HimetricaDevServer
@@ -67,3 +68,4 @@ import Testing
         #expect(LatencyRange(spec: "150-50") == nil)
     }
 }
+#endif

@@ -1,3 +1,4 @@
+#if DevServer  // a package trait (Package.swift)
 import Testing
 
 @testable import HimetricaDevServer
@@ -27,3 +28,4 @@ import Testing
         }
     }
 }
+#endif

@@ -1,3 +1,4 @@
+#if DevServer  // a package trait (Package.swift)
 import Foundation
 import Testing
 
@@ -112,3 +113,4 @@ import Testing
         }
     }
 }
+#endif

@@ -1,3 +1,4 @@
+#if DevServer  // a package trait (Package.swift)
 import HTTPTypes
 import Hummingbird
 import Testing
@@ -151,3 +152,4 @@ import Testing
         }
     }
 }
+#endif

@@ -1,3 +1,4 @@
+#if Hummingbird  // a package trait (Package.swift)
 import HTTPTypes
 import HimetricaHummingbird
 import Hummingbird
@@ -53,21 +54,21 @@ struct TestContext: HimetricaRequestContext {
         return try await server.eventBodies()
     }
 
-    @Test func tracksTheCookieVisitorWithTheRoutePattern() async throws {
+    @Test func tracksTheCookieVisitorWithTheRoutePatternAsTheContractSays() async throws {
+        let contract = try RequestTrackingContract.load()
         let events = try await events { client in
             try await client.execute(uri: "/users/42", method: .get, headers: [.cookie: "hm_vid=3f1c2a9e-7b4d.v1"]) { res in
                 #expect(res.status == .ok)
             }
+            try await client.execute(uri: "/nowhere", method: .post, headers: [.cookie: "hm_vid=3f1c2a9e-7b4d.v1"]) { res in
+                #expect(res.status == .notFound)
+            }
         }
-        try #require(events.count == 1)
+        try #require(events.count == 2)
         #expect(events[0]["visitorId"] as? String == "3f1c2a9e-7b4d.v1")
-        #expect(events[0].eventName == "http_request")
-        let properties = events[0].properties
-        #expect(properties["method"] as? String == "GET")
-        #expect(properties["route"] as? String == "/users/{id}")
-        #expect(properties["status"] as? Int == 200)
-        #expect((properties["duration_ms"] as? Double).map { $0 >= 0 } == true)
-        #expect(properties.count == 4)
+        #expect(contract.violations(of: events[0], method: "GET", route: "/users/{id}", status: 200) == [])
+        // No route matched: tracked all the same, with a null route (never the raw path).
+        #expect(contract.violations(of: events[1], method: "POST", route: nil, status: 404) == [])
     }
 
     @Test func findsTheVisitorInAHeader() async throws {
@@ -84,7 +85,7 @@ struct TestContext: HimetricaRequestContext {
         await setup.shutdown()
         let user = HTTPField.Name("X-User")!
         let events = try await events(visitor: [
-            .custom { request, _ in request.headers[user].map(Identity.email) }, .cookie("hm_vid"),
+            .custom { request, _ in request.headers[user].map(HimetricaClient.Identity.email) }, .cookie("hm_vid"),
         ]) { client in
             try await client.execute(uri: "/hello", method: .get, headers: [user: "jane@example.com", .cookie: "hm_vid=other"])
             try await client.execute(uri: "/hello", method: .get, headers: [.cookie: "hm_vid=fallback"])
@@ -141,10 +142,8 @@ struct TestContext: HimetricaRequestContext {
             }
         }
         try #require(events.count == 1)
-        #expect(events[0].eventName == "server_error")
+        #expect(try RequestTrackingContract.load().violations(of: events[0], method: "GET", route: "/fail", status: 503) == [])
         #expect(events[0]["session"] as? String == "latest")
-        #expect(events[0].properties["status"] as? Int == 503)
-        #expect(events[0].properties["route"] as? String == "/fail")
     }
 
     @Test func gracefulShutdownDeliversWhatIsQueued() async throws {
@@ -161,3 +160,4 @@ struct TestContext: HimetricaRequestContext {
         #expect(throws: HimetricaError.shutDown) { try client.track("late", identity: .visitorId("v")) }
     }
 }
+#endif

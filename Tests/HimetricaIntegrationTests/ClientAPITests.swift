@@ -1,5 +1,7 @@
 import Foundation
 import Himetrica
+import HimetricaCore
+import HimetricaRules
 import HimetricaTestSupport
 import Logging
 import ServiceLifecycle

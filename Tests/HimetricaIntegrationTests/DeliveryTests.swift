@@ -1,5 +1,7 @@
 import Foundation
 import Himetrica
+import HimetricaCore
+import HimetricaRules
 import HimetricaTestSupport
 import Testing
 
@@ -56,8 +58,8 @@ struct DeliveryTests {
         try await server.setFaults(["errorRate": 0.3, "errorStatus": 503, "dropRate": 0.05, "downForSeconds": 3, "seed": 7])
         let client = try HimetricaClient(secretKey: DevServer.key, configuration: server.configuration {
             $0.rateLimits = [.track: nil, .identify: nil, .userId: nil]
-            $0.retryBaseDelay = 0.05
-            $0.retryMaxDelay = 1
+            $0.retryBaseDelay = .seconds(0.05)
+            $0.retryMaxDelay = .seconds(1)
             $0.maxAttempts = 40
         })
         let count = 400
@@ -105,7 +107,7 @@ struct DeliveryTests {
         let server = try DevServer(["--no-limits", "--throttle-rate", "1", "--retry-after", "2"])
         let client = try HimetricaClient(secretKey: DevServer.key, configuration: server.configuration {
             $0.maxInFlight = 1
-            $0.retryBaseDelay = 0.01
+            $0.retryBaseDelay = .seconds(0.01)
         })
         for i in 0..<3 { try client.track("throttled", identity: .visitorId("t\(i)")) }
         try await Task.sleep(for: .milliseconds(700))
@@ -142,7 +144,7 @@ struct DeliveryTests {
     func clientSideLimit() async throws {
         let server = try DevServer(["--limit", "track=20/2"])
         let client = try HimetricaClient(secretKey: DevServer.key, configuration: server.configuration {
-            $0.rateLimits[.track] = RateLimit(count: 20, seconds: 2)
+            $0.rateLimits[.track] = RateLimit(count: 20, window: .seconds(2))
         })
         for i in 0..<50 { try client.track("limited", identity: .visitorId("l\(i % 7)")) }
         #expect(await client.flush(timeout: .seconds(20)).completed)

@@ -1,5 +1,7 @@
 import Foundation
 import Himetrica
+import HimetricaCore
+import HimetricaRules
 import Logging
 
 extension Dictionary where Key == String, Value == Any {

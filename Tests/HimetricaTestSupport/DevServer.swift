@@ -48,8 +48,8 @@ public final class DevServer: @unchecked Sendable {
     public var endpoint: String { url + "/api/v1" }
 
     /// A configuration pointing at this server, with `change` applied.
-    public func configuration(_ change: (inout Configuration) -> Void = { _ in }) -> Configuration {
-        var configuration = Configuration()
+    public func configuration(_ change: (inout HimetricaClient.Configuration) -> Void = { _ in }) -> HimetricaClient.Configuration {
+        var configuration = HimetricaClient.Configuration()
         configuration.endpoint = endpoint
         configuration.logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
         change(&configuration)
@@ -75,7 +75,7 @@ public final class DevServer: @unchecked Sendable {
     }
 
     /// A client of this server.
-    public func client(_ change: (inout Configuration) -> Void = { _ in }) throws -> HimetricaClient {
+    public func client(_ change: (inout HimetricaClient.Configuration) -> Void = { _ in }) throws -> HimetricaClient {
         try HimetricaClient(secretKey: Self.key, configuration: configuration(change))
     }
 

@@ -1,3 +1,4 @@
+#if Vapor  // a package trait (Package.swift)
 import HimetricaVapor
 import HimetricaTestSupport
 import Testing
@@ -38,22 +39,22 @@ import VaporTesting
         return try await server.eventBodies()
     }
 
-    @Test func tracksTheCookieVisitorWithTheRoutePattern() async throws {
+    @Test func tracksTheCookieVisitorWithTheRoutePatternAsTheContractSays() async throws {
+        let contract = try RequestTrackingContract.load()
         let events = try await events { app in
             try await app.test(.GET, "users/42", headers: ["Cookie": "hm_vid=3f1c2a9e-7b4d.v1"]) { res in
                 #expect(res.status == .ok)
             }
+            try await app.test(.POST, "nowhere", headers: ["Cookie": "hm_vid=3f1c2a9e-7b4d.v1"]) { res in
+                #expect(res.status == .notFound)
+            }
         }
-        try #require(events.count == 1)
+        try #require(events.count == 2)
         #expect(events[0]["visitorId"] as? String == "3f1c2a9e-7b4d.v1")
-        #expect(events[0].eventName == "http_request")
         #expect(events[0]["session"] == nil)
-        let properties = events[0].properties
-        #expect(properties["method"] as? String == "GET")
-        #expect(properties["route"] as? String == "/users/:id")
-        #expect(properties["status"] as? Int == 200)
-        #expect((properties["duration_ms"] as? Double).map { $0 >= 0 } == true)
-        #expect(properties.count == 4)
+        #expect(contract.violations(of: events[0], method: "GET", route: "/users/:id", status: 200) == [])
+        // No route matched: tracked all the same, with a null route (never the raw path).
+        #expect(contract.violations(of: events[1], method: "POST", route: nil, status: 404) == [])
     }
 
     @Test func findsTheVisitorInAHeader() async throws {
@@ -69,7 +70,7 @@ import VaporTesting
         try client.identify(.visitorId("jane-browser"), traits: ["email": "jane@example.com"])
         await client.flush()
         let events = try await events(visitor: [
-            .custom { req in req.headers.first(name: "X-User").map(Identity.email) }, .cookie("hm_vid"),
+            .custom { req in req.headers.first(name: "X-User").map(HimetricaClient.Identity.email) }, .cookie("hm_vid"),
         ]) { app in
             try await app.test(.GET, "hello", headers: ["X-User": "jane@example.com", "Cookie": "hm_vid=other"])
             try await app.test(.GET, "hello", headers: ["Cookie": "hm_vid=fallback"])
@@ -120,10 +121,8 @@ import VaporTesting
             try await app.test(.GET, "nowhere", headers: ["Cookie": "hm_vid=v1"]) { #expect($0.status == .notFound) }
         }
         try #require(events.count == 1)
-        #expect(events[0].eventName == "server_error")
+        #expect(try RequestTrackingContract.load().violations(of: events[0], method: "GET", route: "/fail", status: 503) == [])
         #expect(events[0]["session"] as? String == "latest")
-        #expect(events[0].properties["status"] as? Int == 503)
-        #expect(events[0].properties["route"] as? String == "/fail")
     }
 
     @Test func applicationShutdownDeliversWhatIsQueued() async throws {
@@ -145,3 +144,4 @@ import VaporTesting
         #expect(throws: HimetricaError.shutDown) { try client.track("late", identity: .visitorId("v")) }
     }
 }
+#endif

@@ -18,7 +18,8 @@ swiftc="${SWIFTC:-swiftc}"
 clang="${FUZZ_CC:-clang}"
 nolink='Cannot export local symbol'   # ld.gold's noise about the sanitizer runtime
 
-"$swiftc" -sanitize=fuzzer,address -parse-as-library -module-name HimetricaRules -O -g \
+# -package-name: the rules' internals are `package` (one package with the rest of the toolkit).
+"$swiftc" -sanitize=fuzzer,address -parse-as-library -module-name HimetricaRules -package-name himetrica -O -g \
   "$root"/Sources/HimetricaRules/*.swift "$root/Tests/fuzz/FuzzRules.swift" -o "$out/fuzz-rules" 2>&1 | { grep -v "$nolink" || true; }
 fuzzlib="$root/.build-fuzzlib/release"
 swift build -c release --product HimetricaC --scratch-path "$root/.build-fuzzlib" --package-path "$root" \

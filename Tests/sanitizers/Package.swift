@@ -10,7 +10,6 @@ import PackageDescription
 
 let package = Package(
     name: "himetrica-sanitizers",
-    platforms: [.macOS(.v14)],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
@@ -37,7 +36,8 @@ let package = Package(
         .testTarget(
             name: "HimetricaIntegrationTests",
             dependencies: [
-                "Himetrica", "HimetricaTestSupport", .product(name: "Logging", package: "swift-log"),
+                "Himetrica", "HimetricaCore", "HimetricaRules", "HimetricaTestSupport",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Tests/HimetricaIntegrationTests"),

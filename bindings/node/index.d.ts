@@ -181,11 +181,17 @@ export interface MiddlewareOptions {
   header?: string;
   /** Name of the handle on req; default "himetrica". */
   property?: string;
-  /** Track each request on res 'finish': method, route, status, durationMs. */
+  /** Track each request on res 'finish': method, route, status, durationMs (Tests/vectors/request-tracking.json). */
   trackRequests?: boolean;
   /** Default "http_request". */
   eventName?: string;
-  /** The route to report when the framework gives none (default: the path without query). */
+  /** The event for a 5xx response, never sampled out; default "server_error"; null: eventName, sampled. */
+  serverErrorEventName?: string | null;
+  /** Paths never tracked, each with everything below it ("/health" covers "/health/db", not "/healthz"). */
+  excludedPaths?: readonly string[];
+  /** Share of non-5xx requests tracked, 0 to 1; default 1. */
+  sampleRate?: number;
+  /** The route pattern to report when the framework gives none (default: none, the route is null). */
   pathTemplate?: (req: IncomingMessage) => string;
   onError?: (err: unknown) => void;
 }

@@ -2,12 +2,13 @@
 // their own events about the visitor, and the client runs as a service so graceful shutdown
 // (SIGINT/SIGTERM) delivers what is still queued.
 //
-//   HIMETRICA_SECRET_KEY=hm_sk_... swift run himetrica-example-hummingbird
+//   HIMETRICA_SECRET_KEY=hm_sk_... swift run --traits Hummingbird himetrica-example-hummingbird
 //   curl -b hm_vid=3f1c2a9e-visitor http://127.0.0.1:8080/users/42
 //
 // Environment: HIMETRICA_SECRET_KEY (required), HIMETRICA_ENDPOINT (optional, e.g. a local
 // himetrica-devserver), PORT (default 8080), HIMETRICA_MIDDLEWARE=off (serve without the request
 // middleware, to compare).
+#if Hummingbird  // a package trait (Package.swift)
 import Foundation
 import HimetricaHummingbird
 import HTTPTypes
@@ -22,7 +23,7 @@ struct AppContext: HimetricaRequestContext {
 }
 
 let environment = ProcessInfo.processInfo.environment
-var configuration = Configuration()
+var configuration = HimetricaClient.Configuration()
 if let endpoint = environment["HIMETRICA_ENDPOINT"] { configuration.endpoint = endpoint }
 let himetrica = try HimetricaClient(secretKey: environment["HIMETRICA_SECRET_KEY"] ?? "", configuration: configuration)
 
@@ -32,7 +33,7 @@ if environment["HIMETRICA_MIDDLEWARE"] != "off" {
         client: himetrica,
         // The signed-in user first (here a demo header standing in for real authentication),
         // then the browser tracker's cookie.
-        visitor: [.custom { request, _ in request.headers[.init("X-Demo-User-Email")!].map(Identity.email) }, .cookie("hm_vid")],
+        visitor: [.custom { request, _ in request.headers[.init("X-Demo-User-Email")!].map(HimetricaClient.Identity.email) }, .cookie("hm_vid")],
         tracking: HimetricaRequestTracking(excludedPaths: ["/health"])))
 }
 router.get("health") { _, _ in "ok" }
@@ -49,3 +50,10 @@ let app = Application(
     configuration: .init(address: .hostname("127.0.0.1", port: Int(environment["PORT"] ?? "") ?? 8080)),
     services: [himetrica])
 try await app.runService()
+#else
+import Glibc
+
+// Built without the Hummingbird trait: say how to build it, instead of failing to link.
+fputs("himetrica-example-hummingbird was built without the Hummingbird trait: swift build --traits Hummingbird --product himetrica-example-hummingbird\n", stderr)
+exit(2)
+#endif

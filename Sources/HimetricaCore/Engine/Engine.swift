@@ -14,7 +14,7 @@ import Darwin
 /// Thread-safe. Calls that queue return at once; `flush`, `shutdown` and user-id lookups
 /// report through callbacks (or block, in their blocking forms) and always end by their
 /// deadline.
-public final class Engine: @unchecked Sendable {
+package final class Engine: @unchecked Sendable {
     private let configuration: Configuration
     private let baseURL: BaseURL
     /// The full URL of each endpoint, built once (not per request).
@@ -75,14 +75,14 @@ public final class Engine: @unchecked Sendable {
     }
 
     /// Creates an engine that sends to `configuration.endpoint` with `secretKey` over libcurl.
-    public convenience init(secretKey: String, configuration: Configuration) throws(ValidationError) {
+    package convenience init(secretKey: String, configuration: Configuration) throws(ValidationError) {
         try SecretKey.validate(secretKey)
         try configuration.validate()
         let settings = CurlTransport.Settings(
             secretKey: secretKey,
             userAgent: "himetrica-toolkit/\(Version.string) (\(configuration.surface))",
-            connectTimeoutMilliseconds: Int(configuration.connectTimeout * 1000),
-            timeoutMilliseconds: Int(configuration.requestTimeout * 1000),
+            connectTimeoutMilliseconds: Int(configuration.connectTimeout.nanoseconds / 1_000_000),
+            timeoutMilliseconds: Int(configuration.requestTimeout.nanoseconds / 1_000_000),
             caFile: configuration.caFile, maxResponseBytes: configuration.maxResponseBytes,
             proxy: .fromEnvironment(https: configuration.endpoint.lowercased().hasPrefix("https://")))
         let sharedLimiter = try configuration.sharedLimit.map { url throws(ValidationError) in
@@ -114,7 +114,7 @@ public final class Engine: @unchecked Sendable {
         self.sharedLimiter = sharedLimiter
         cache = UserIdCache(
             capacity: configuration.userIdCacheCapacity,
-            notFoundTTL: configuration.notFoundCacheSeconds.nanoseconds)
+            notFoundTTL: configuration.notFoundCacheDuration.nanoseconds)
         ProcessHooks.register(self)
         sharedLimiter?.attach(self)
     }
@@ -126,7 +126,7 @@ public final class Engine: @unchecked Sendable {
     ///
     /// - Parameter linked: an identity whose later requests must wait for this one (see
     ///   ``RequestBody/linkedIdentity(identity:traits:)``).
-    public func enqueue(_ endpoint: Endpoint, identity: Identity, body: [UInt8], linked: Identity? = nil) throws(HimetricaError) {
+    package func enqueue(_ endpoint: Endpoint, identity: Identity, body: [UInt8], linked: Identity? = nil) throws(HimetricaError) {
         // The thread starts before the call is queued, so a failed start refuses the call
         // whole (nothing waits in a queue no thread will ever read).
         if !threadStarted.load(ordering: .acquiring) {
@@ -155,7 +155,7 @@ public final class Engine: @unchecked Sendable {
     /// Resolves a browser visitor id to Himetrica's user id, from the cache or with
     /// `GET /user-id` (concurrent lookups of one visitor share one request). `done` is called
     /// once, on some thread, by `timeout` seconds at the latest.
-    public func lookupUserId(visitorId: String, timeout: Double, done: @escaping @Sendable (Result<String, HimetricaError>) -> Void) {
+    package func lookupUserId(visitorId: String, timeout: Double, done: @escaping @Sendable (Result<String, HimetricaError>) -> Void) {
         do throws(ValidationError) {
             try Identity.validate(visitorId, field: "visitorId")
         } catch {
@@ -195,7 +195,7 @@ public final class Engine: @unchecked Sendable {
 
     /// Calls `done` once everything queued so far has an outcome, or when `timeout` seconds
     /// have passed, with what is still pending then.
-    public func whenIdle(timeout: Double, done: @escaping @Sendable (FlushResult) -> Void) {
+    package func whenIdle(timeout: Double, done: @escaping @Sendable (FlushResult) -> Void) {
         lock.lock()
         takeIntake()
         if (scheduler.isIdle && reportsRunning == 0) || phase == .stopped {
@@ -218,26 +218,26 @@ public final class Engine: @unchecked Sendable {
 
     /// Blocks until everything queued so far has an outcome or `timeout` seconds pass. Ends
     /// by its own deadline (plus ``waitGrace``) even when the flush thread cannot answer.
-    public func flush(timeout: Double) -> FlushResult {
+    package func flush(timeout: Double) -> FlushResult {
         let (answer, giveUpAt) = startWait(timeout) { done in whenIdle(timeout: timeout, done: done) }
         return answer.wait(until: giveUpAt) ?? FlushResult(pending: pendingNow(until: giveUpAt &+ Self.waitGrace))
     }
 
     /// The async form of ``flush(timeout:)``: suspends instead of blocking.
-    public func flush(timeout: Double) async -> FlushResult {
+    package func flush(timeout: Double) async -> FlushResult {
         let (answer, giveUpAt) = startWait(timeout) { done in whenIdle(timeout: timeout, done: done) }
         return await answer.value(until: giveUpAt) ?? FlushResult(pending: pendingNow(until: giveUpAt &+ Self.waitGrace))
     }
 
     /// Blocks until ``lookupUserId(visitorId:timeout:done:)`` answers, by its own deadline
     /// (``HimetricaError/timeout`` then) even when the flush thread cannot answer.
-    public func userId(visitorId: String, timeout: Double) -> Result<String, HimetricaError> {
+    package func userId(visitorId: String, timeout: Double) -> Result<String, HimetricaError> {
         let (answer, giveUpAt) = startWait(timeout) { done in lookupUserId(visitorId: visitorId, timeout: timeout, done: done) }
         return answer.wait(until: giveUpAt) ?? .failure(.timeout)
     }
 
     /// The async form of ``userId(visitorId:timeout:)``.
-    public func userId(visitorId: String, timeout: Double) async -> Result<String, HimetricaError> {
+    package func userId(visitorId: String, timeout: Double) async -> Result<String, HimetricaError> {
         let (answer, giveUpAt) = startWait(timeout) { done in lookupUserId(visitorId: visitorId, timeout: timeout, done: done) }
         return await answer.value(until: giveUpAt) ?? .failure(.timeout)
     }
@@ -267,7 +267,7 @@ public final class Engine: @unchecked Sendable {
     /// thread. Whatever is still pending then is dropped (and reported as such). Safe to call
     /// more than once and from any thread.
     @discardableResult
-    public func shutdown(timeout: Double) -> FlushResult {
+    package func shutdown(timeout: Double) -> FlushResult {
         shutdown(timeout: timeout, cause: "shutdown (timeout \(Self.seconds(timeout)) s)")
     }
 
@@ -275,11 +275,11 @@ public final class Engine: @unchecked Sendable {
     /// ``Configuration/exitFlushTimeout``, and the one line about requests not delivered by
     /// then says it was the exit (and which option bounds it).
     @discardableResult
-    public func shutdownAtExit() -> FlushResult {
-        shutdown(timeout: configuration.exitFlushTimeout, cause: exitCause)
+    package func shutdownAtExit() -> FlushResult {
+        shutdown(timeout: configuration.exitFlushTimeout.seconds, cause: exitCause)
     }
 
-    private var exitCause: String { "exit (exit_flush_timeout \(Self.seconds(configuration.exitFlushTimeout)) s)" }
+    private var exitCause: String { "exit (exit_flush_timeout \(Self.seconds(configuration.exitFlushTimeout.seconds)) s)" }
 
     private func shutdown(timeout: Double, cause: String) -> FlushResult {
         intake.close()
@@ -334,7 +334,7 @@ public final class Engine: @unchecked Sendable {
 
     /// Like ``shutdown(timeout:)`` but without waiting: the thread sends what it can within
     /// ``Configuration/exitFlushTimeout`` and then ends. For owners that are going away.
-    public func close() {
+    package func close() {
         intake.close()
         lock.lock()
         if phase == .running {
@@ -353,7 +353,7 @@ public final class Engine: @unchecked Sendable {
     }
 
     /// The counters now.
-    public var stats: Stats {
+    package var stats: Stats {
         var stats = lock.withLock { scheduler.stats }
         if let sharedLimiter = lock.withLock({ sharedLimiter }) {
             stats.sharedFallbacks = sharedLimiter.fallbacks.load(ordering: .relaxed)
@@ -726,7 +726,7 @@ public final class Engine: @unchecked Sendable {
         let running = phase == .running
         lock.unlock()
         guard !onFlushThread else { return }
-        let result = flush(timeout: configuration.exitFlushTimeout)
+        let result = flush(timeout: configuration.exitFlushTimeout.seconds)
         if running, result.pending > 0 { logger.warning("\(Self.undelivered(result.pending, before: exitCause))") }
     }
 

@@ -19,22 +19,22 @@ struct Job {
 }
 
 /// An HTTP answer, or the lack of one, as the transport reports it.
-public struct TransportResponse: Sendable {
+package struct TransportResponse: Sendable {
     /// The HTTP status, or 0 when no answer arrived.
-    public var status: Int
+    package var status: Int
     /// Why no answer arrived (timeout, connection refused, …).
-    public var error: String?
+    package var error: String?
     /// The `Retry-After` header.
-    public var retryAfter: String?
+    package var retryAfter: String?
     /// The `X-RateLimit-Remaining` header.
-    public var rateLimitRemaining: String?
+    package var rateLimitRemaining: String?
     /// The `X-RateLimit-Reset` header.
-    public var rateLimitReset: String?
+    package var rateLimitReset: String?
     /// The body, at most the configured cap.
-    public var body: [UInt8]
+    package var body: [UInt8]
 
     /// A response with the given fields.
-    public init(status: Int, error: String? = nil, retryAfter: String? = nil, rateLimitRemaining: String? = nil,
+    package init(status: Int, error: String? = nil, retryAfter: String? = nil, rateLimitRemaining: String? = nil,
                 rateLimitReset: String? = nil, body: [UInt8] = []) {
         self.status = status
         self.error = error
@@ -108,7 +108,7 @@ struct Scheduler {
             baseDelay: configuration.retryBaseDelay.nanoseconds, maxDelay: configuration.retryMaxDelay.nanoseconds)
         limiters = Endpoint.allCases.map { endpoint in
             (configuration.rateLimits[endpoint] ?? nil).map {
-                SlidingWindowLimiter(limit: $0.count, window: $0.seconds.nanoseconds)
+                SlidingWindowLimiter(limit: $0.count, window: $0.window.nanoseconds)
             }
         }
         if sharedLimit {

@@ -5,7 +5,7 @@ import Darwin
 #endif
 
 /// Time as the engine sees it. Injected so tests can drive time by hand.
-public protocol EngineClock: Sendable {
+package protocol EngineClock: Sendable {
     /// Monotonic time in nanoseconds, for deadlines, windows and backoff.
     func monotonicNanoseconds() -> UInt64
     /// Wall-clock Unix time in milliseconds, for event timestamps and HTTP dates.
@@ -13,12 +13,12 @@ public protocol EngineClock: Sendable {
 }
 
 /// The system's clocks.
-public struct Clock: EngineClock {
-    public init() {}
+package struct Clock: EngineClock {
+    package init() {}
 
-    public func monotonicNanoseconds() -> UInt64 { Self.monotonicNanoseconds() }
+    package func monotonicNanoseconds() -> UInt64 { Self.monotonicNanoseconds() }
 
-    public func unixMilliseconds() -> Int64 {
+    package func unixMilliseconds() -> Int64 {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
         return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
@@ -40,5 +40,23 @@ extension Double {
     var nanoseconds: UInt64 {
         guard self > 0 else { return 0 }
         return self >= 9.2e9 ? UInt64(Int64.max) : UInt64(self * 1e9)
+    }
+}
+
+extension Duration {
+    /// The duration in seconds, for libcurl and the C surface.
+    package var seconds: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+
+    /// The duration in nanoseconds, as the engine counts time: clamped at zero and at about
+    /// 292 years.
+    package var nanoseconds: UInt64 {
+        let (seconds, attoseconds) = components
+        guard seconds >= 0, attoseconds >= 0 || seconds > 0 else { return 0 }
+        let (whole, overflow) = UInt64(seconds).multipliedReportingOverflow(by: nanosecondsPerSecond)
+        guard !overflow, whole <= UInt64(Int64.max) else { return UInt64(Int64.max) }
+        return UInt64(Int64(whole) + attoseconds / 1_000_000_000)
     }
 }

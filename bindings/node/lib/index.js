@@ -6,6 +6,7 @@
 const { EventEmitter } = require('node:events');
 const util = require('node:util');
 const path = require('node:path');
+const requestTracking = require('./request-tracking.js');
 
 const native = require(path.join(__dirname, '..', 'build', 'himetrica.node'));
 const { STATUS, LOG_LEVELS, STATS, OPTIONS } = require('./constants.js');
@@ -418,8 +419,11 @@ class RequestHandle {
 /**
  * Middleware for node:http and Express/Connect: `(req, res, next)`.
  * options: cookie ('hm_vid'), header (e.g. 'x-hm-visitor', read when the cookie is absent),
- * property ('himetrica', the name on req), trackRequests (false), eventName ('http_request'),
- * pathTemplate(req) -> string (the route when the framework does not give one).
+ * property ('himetrica', the name on req), trackRequests (false), and for tracked requests the
+ * contract of every Himetrica middleware (Tests/vectors/request-tracking.json): eventName
+ * ('http_request'), serverErrorEventName ('server_error', for 5xx, never sampled out),
+ * excludedPaths ([]), sampleRate (1), pathTemplate(req) -> string (the route pattern when the
+ * framework gives none; else the route is null, never the raw path).
  * It never throws into the request: a failure is reported through `onError` (default: ignored).
  */
 function middleware(client, options = {}) {
@@ -428,7 +432,7 @@ function middleware(client, options = {}) {
   const header = options.header ? String(options.header).toLowerCase() : undefined;
   const property = options.property || 'himetrica';
   const trackRequests = !!options.trackRequests;
-  const eventName = options.eventName || 'http_request';
+  const tracking = requestTracking.trackingOptions(options);
   const pathTemplate = typeof options.pathTemplate === 'function' ? options.pathTemplate : undefined;
   const onError = typeof options.onError === 'function' ? options.onError : () => {};
   const report = (err) => { try { onError(err); } catch (_) { /* never break a request */ } };
@@ -441,24 +445,20 @@ function middleware(client, options = {}) {
         visitorId = Array.isArray(h) ? h[0] : h;
       }
       req[property] = new RequestHandle(client, visitorId);
-      if (trackRequests && visitorId && res && typeof res.once === 'function') {
+      const urlPath = String(req.originalUrl || req.url || '/').split('?')[0];
+      if (trackRequests && visitorId && res && typeof res.once === 'function'
+          && !requestTracking.isExcluded(tracking.excludedPaths, urlPath)) {
         const start = process.hrtime.bigint();
-        const url = req.originalUrl || req.url || '/';
         res.once('finish', () => {
           try {
-            let route;
+            const status = res.statusCode;
+            const name = requestTracking.eventFor(tracking, status, Math.random());
+            if (name === null) return;
+            let route = null;
             if (req.route && typeof req.route.path === 'string') route = (req.baseUrl || '') + req.route.path;
             else if (pathTemplate) route = pathTemplate(req);
-            else route = url.split('?')[0];
-            client.track(eventName, {
-              visitorId,
-              properties: {
-                method: req.method,
-                route,
-                status: res.statusCode,
-                durationMs: Number(process.hrtime.bigint() - start) / 1e6,
-              },
-            });
+            const durationMs = Number(process.hrtime.bigint() - start) / 1e6;
+            client.track(name, { visitorId, properties: requestTracking.properties(req.method, route, status, durationMs) });
           } catch (err) {
             report(err);
           }

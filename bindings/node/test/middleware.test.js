@@ -4,7 +4,46 @@ const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const http = require('node:http');
 const { startDevServer, KEY, sleep } = require('./helpers');
+const path = require('node:path');
 const { Client, middleware, withHimetrica, RequestHandle } = require('..');
+const requestTracking = require('../lib/request-tracking.js');
+
+// The request-tracking contract of every Himetrica middleware.
+const CONTRACT = require(path.join(__dirname, '..', '..', '..', 'Tests', 'vectors', 'request-tracking.json'));
+
+/** How a received request event breaks the contract: [] when it keeps it. */
+function violations(body, method, route, status) {
+  const found = [];
+  const expected = status >= CONTRACT.serverErrorFromStatus ? CONTRACT.serverErrorEventName : CONTRACT.eventName;
+  const p = body.properties || {};
+  if (body.eventName !== expected) found.push(`eventName ${body.eventName} != ${expected}`);
+  if (JSON.stringify(Object.keys(p).sort()) !== JSON.stringify(CONTRACT.propertyNames)) found.push(`properties ${Object.keys(p)}`);
+  if (p.method !== method) found.push(`method ${p.method}`);
+  if (p.route !== route) found.push(`route ${p.route} != ${route}`);
+  if (p.status !== status) found.push(`status ${p.status}`);
+  const scaled = p.durationMs * 10 ** CONTRACT.durationDecimals;
+  if (typeof p.durationMs !== 'number' || p.durationMs < 0 || Math.abs(scaled - Math.round(scaled)) > 1e-6) {
+    found.push(`durationMs ${p.durationMs}`);
+  }
+  return found;
+}
+
+test('the contract: defaults, excluded paths, events and sampling (Tests/vectors/request-tracking.json)', () => {
+  const defaults = requestTracking.trackingOptions({});
+  assert.equal(defaults.eventName, CONTRACT.eventName);
+  assert.equal(defaults.serverErrorEventName, CONTRACT.serverErrorEventName);
+  assert.equal(defaults.sampleRate, CONTRACT.defaults.sampleRate);
+  assert.deepEqual(defaults.excludedPaths, CONTRACT.defaults.excludedPaths);
+  for (const c of CONTRACT.excludedPaths) {
+    assert.equal(!requestTracking.isExcluded(c.excluded, c.path), c.tracked, `${c.excluded} ${c.path}`);
+  }
+  for (const c of CONTRACT.events) {
+    const tracking = requestTracking.trackingOptions({ sampleRate: c.sampleRate });
+    assert.equal(requestTracking.eventFor(tracking, c.status, c.draw), c.event, JSON.stringify(c));
+  }
+  assert.deepEqual(Object.keys(requestTracking.properties('GET', null, 200, 1.2345678)).sort(), CONTRACT.propertyNames);
+  assert.throws(() => middleware(client, { sampleRate: 2 }), RangeError);
+});
 
 let server;
 let client;
@@ -56,16 +95,37 @@ test('node:http server: the cookie visitor reaches handlers and request tracking
     for (const t of tracks) assert.equal(t.visitorId, 'v_cookie_1');
     const signup = tracks.find((t) => t.eventName === 'signup');
     assert.deepEqual(signup.properties, { plan: 'pro' });
-    const reqs = tracks.filter((t) => t.eventName === 'http_request').map((t) => t.properties);
-    assert.equal(reqs.length, 4);
-    const item = reqs.find((p) => p.route === '/items/:id');
-    assert.equal(item.method, 'GET');
-    assert.equal(item.status, 200);
-    assert.equal(typeof item.durationMs, 'number');
-    assert.equal(reqs.find((p) => p.route === '/boom').status, 500);
+    const reqs = tracks.filter((t) => t.eventName === CONTRACT.eventName);
+    assert.equal(reqs.length, 3);
+    assert.deepEqual(violations(reqs.find((t) => t.properties.route === '/items/:id'), 'GET', '/items/:id', 200), []);
+    const errors = tracks.filter((t) => t.eventName === CONTRACT.serverErrorEventName);
+    assert.equal(errors.length, 1);
+    assert.deepEqual(violations(errors[0], 'GET', '/boom', 500), []);
     const ident = events.find((e) => e.endpoint === 'identify');
     assert.equal(bodyOf(ident).visitorId, 'v_cookie_1');
     assert.equal(ident.userId, uid);
+  } finally {
+    await new Promise((r) => web.close(r));
+  }
+});
+
+test('node:http without a route pattern: route null, excluded paths and sampling as the contract says', async () => {
+  await server.reset();
+  const app = withHimetrica(client, (req, res) => {
+    res.statusCode = req.url === '/fail' ? 503 : 200;
+    res.end('ok');
+  }, { trackRequests: true, excludedPaths: ['/health'], sampleRate: 0 });
+  const web = await listen(app);
+  const base = `http://127.0.0.1:${web.address().port}`;
+  try {
+    const headers = { cookie: 'hm_vid=v_contract' };
+    for (const p of ['/health', '/health/db', '/healthz', '/fail']) await (await fetch(`${base}${p}`, { headers })).text();
+    await sleep(50);
+    await client.flush({ timeout: 5000 });
+    const tracks = (await server.events()).filter((e) => e.endpoint === 'track').map(bodyOf);
+    // sampleRate 0 leaves /healthz out; /health and below are excluded; the 503 is always tracked
+    assert.equal(tracks.length, 1);
+    assert.deepEqual(violations(tracks[0], 'GET', null, 503), []);
   } finally {
     await new Promise((r) => web.close(r));
   }

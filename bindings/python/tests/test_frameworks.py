@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from test_middleware import check, free_port, get, serve, stop
+from test_middleware import CONTRACT, check, free_port, get, serve, stop
 
 COUNT = 20
 
@@ -40,12 +40,12 @@ def test_framework_app_with_middleware(server, framework: str) -> None:
     base = f"http://127.0.0.1:{port}"
     visitors = {f"vid-route-{i}": path for i, path in enumerate(routes)}
     try:
-        check(server, base, COUNT, {item_route})  # view events, request events, a 500
+        check(server, base, COUNT, {item_route}, {"/boom"})  # view events, request events, a 500
         for visitor, path in visitors.items():
             assert get(base + path, visitor) == (404 if routes[path] is None else 200), path
         events = server.wait_events(2 * COUNT + 1 + len(routes), timeout=20)
     finally:
         stop(proc)
     reported = {e["body"]["visitorId"]: e["body"]["properties"]["route"] for e in events
-                if e["body"]["eventName"] == "request" and e["body"]["visitorId"] in visitors}
+                if e["body"]["eventName"] == CONTRACT["eventName"] and e["body"]["visitorId"] in visitors}
     assert reported == {visitor: routes[path] for visitor, path in visitors.items()}

@@ -4,18 +4,22 @@
 
 Each HTTP request gets ``scope["himetrica"]`` (and ``request.state.himetrica``), a
 :class:`~himetrica._middleware.RequestHandle` bound to the visitor from the ``hm_vid`` cookie
-(or ``header=``). With ``track_requests=True`` each request with a visitor is tracked with
-method, route template (``scope["route"].path`` where the framework sets it, FastAPI does),
-status and duration; exceptions are tracked with status 500 and re-raised. Tracking never
-breaks a request.
+(or ``header=``). With ``track_requests=True`` each request with a visitor is tracked as every
+Himetrica middleware tracks it (``Tests/vectors/request-tracking.json``): ``event_name``
+(``http_request``) with method, route template (``scope["route"].path`` where the framework
+sets it, FastAPI does; else None, never the raw path), status and ``durationMs``; a 5xx
+response, or an exception (status 500, re-raised), as ``server_error_event_name``
+(``server_error``), never sampled out. ``excluded_paths`` (each with everything below it) are
+never tracked; ``sample_rate`` keeps that share of the other requests. Tracking never breaks a
+request.
 """
 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Iterable, Optional
 
-from ._middleware import RequestHandle, track_request, visitor_from
+from ._middleware import RequestHandle, RequestTracking, visitor_from
 
 if TYPE_CHECKING:
     from .client import Client
@@ -34,7 +38,10 @@ class HimetricaMiddleware:
         cookie: str = "hm_vid",
         header: Optional[str] = None,
         track_requests: bool = False,
-        event_name: str = "request",
+        event_name: str = "http_request",
+        server_error_event_name: Optional[str] = "server_error",
+        excluded_paths: Iterable[str] = (),
+        sample_rate: float = 1.0,
     ) -> None:
         self.app = app
         self._client = client
@@ -42,6 +49,7 @@ class HimetricaMiddleware:
         self.header = None if header is None else header.lower().encode("latin-1")
         self.track_requests = track_requests
         self.event_name = event_name
+        self.tracking = RequestTracking(event_name, server_error_event_name, excluded_paths, sample_rate)
 
     @property
     def client(self) -> Client:
@@ -69,7 +77,7 @@ class HimetricaMiddleware:
         except Exception:
             await self.app(scope, receive, send)
             return
-        if not self.track_requests:
+        if not self.track_requests or self.tracking.is_excluded(scope.get("path") or "/"):
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
@@ -88,5 +96,5 @@ class HimetricaMiddleware:
             raise
         finally:
             route = getattr(scope.get("route"), "path", None) or getattr(scope.get("route"), "path_format", None)
-            track_request(handle, self.event_name, scope.get("method", ""), route,
-                          500 if error is not None else status[0], (time.perf_counter() - started) * 1000, error)
+            self.tracking.track(handle, scope.get("method", ""), route,
+                                500 if error is not None else status[0], (time.perf_counter() - started) * 1000)

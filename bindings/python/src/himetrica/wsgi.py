@@ -6,11 +6,14 @@
 
 Each request gets ``environ["himetrica"]``, a :class:`~himetrica._middleware.RequestHandle` bound
 to the visitor from the ``hm_vid`` cookie (or ``header=`` when given, e.g. ``"X-Visitor-Id"``).
-With ``track_requests=True`` each request with a visitor is tracked as ``event_name`` with
-method, route template (``route=callable(environ)`` when given, else Flask's rule, else the
-pattern Django's URL resolver matches, ``/items/<int:item_id>``), status and duration;
-an exception in the app is tracked with status 500 and re-raised. Tracking never breaks a
-request.
+With ``track_requests=True`` each request with a visitor is tracked as every Himetrica
+middleware tracks it (``Tests/vectors/request-tracking.json``): ``event_name`` (``http_request``)
+with method, route template (``route=callable(environ)`` when given, else Flask's rule, else
+the pattern Django's URL resolver matches, ``/items/<int:item_id>``; else None, never the raw
+path), status and ``durationMs``; a 5xx response, or an exception in the app
+(status 500, re-raised), as ``server_error_event_name`` (``server_error``), never sampled out.
+``excluded_paths`` (each with everything below it) are never tracked; ``sample_rate`` keeps that
+share of the other requests. Tracking never breaks a request.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import time
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Optional
 
 from ._django import django_route
-from ._middleware import RequestHandle, track_request, visitor_from
+from ._middleware import RequestHandle, RequestTracking, visitor_from
 
 if TYPE_CHECKING:
     from .client import Client
@@ -38,9 +41,12 @@ class HimetricaMiddleware:
         cookie: str = "hm_vid",
         header: Optional[str] = None,
         track_requests: bool = False,
-        event_name: str = "request",
+        event_name: str = "http_request",
         route: Optional[Callable[[dict[str, Any]], Optional[str]]] = None,
         environ_key: str = "himetrica",
+        server_error_event_name: Optional[str] = "server_error",
+        excluded_paths: Iterable[str] = (),
+        sample_rate: float = 1.0,
     ) -> None:
         self.app = app
         self._client = client
@@ -48,6 +54,7 @@ class HimetricaMiddleware:
         self.header_key = None if header is None else "HTTP_" + header.upper().replace("-", "_")
         self.track_requests = track_requests
         self.event_name = event_name
+        self.tracking = RequestTracking(event_name, server_error_event_name, excluded_paths, sample_rate)
         self.route = route
         self.environ_key = environ_key
 
@@ -93,7 +100,7 @@ class HimetricaMiddleware:
             environ[self.environ_key] = handle
         except Exception:
             return self.app(environ, start_response)
-        if not self.track_requests:
+        if not self.track_requests or self.tracking.is_excluded(environ.get("PATH_INFO") or "/"):
             return self.app(environ, start_response)
         started = time.perf_counter()
         status = [500]
@@ -106,8 +113,8 @@ class HimetricaMiddleware:
             return start_response(status_line, headers, exc_info) if exc_info else start_response(status_line, headers)
 
         def finish(error: Optional[BaseException]) -> None:
-            track_request(handle, self.event_name, environ.get("REQUEST_METHOD", ""), self._route(environ),
-                          500 if error is not None else status[0], (time.perf_counter() - started) * 1000, error)
+            self.tracking.track(handle, environ.get("REQUEST_METHOD", ""), self._route(environ),
+                                500 if error is not None else status[0], (time.perf_counter() - started) * 1000)
 
         try:
             result = self.app(environ, recording_start_response)
