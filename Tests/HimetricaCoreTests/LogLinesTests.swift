@@ -146,7 +146,7 @@ struct EngineLogLineTests {
     func undeliveredAtExit() throws {
         let transport = FakeTransport { _ in nil }
         let lines = CollectedLines()
-        let engine = try engine(transport, lines) { $0.exitFlushTimeout = 0.1 }
+        let engine = try engine(transport, lines) { $0.exitFlushTimeout = .milliseconds(100) }
         try engine.enqueue(.track, identity: .visitorId("v"), body: body("{}"))
         #expect(engine.shutdownAtExit().pending == 1)
         #expect(

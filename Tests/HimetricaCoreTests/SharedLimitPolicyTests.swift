@@ -68,7 +68,7 @@ struct SharedLimitPolicyTests {
 
     @Test("the scheduler sends only with an unexpired leased permit, and asks for what it can use")
     func schedulerNeedsPermits() {
-        var scheduler = Scheduler(configuration: unlimitedConfiguration { $0.rateLimits[.track] = RateLimit(count: 60, seconds: 5) },
+        var scheduler = Scheduler(configuration: unlimitedConfiguration { $0.rateLimits[.track] = RateLimit(count: 60, window: .seconds(5)) },
                                   sharedLimit: true)
         let now: UInt64 = 1000 * sec
         for i in 0..<5 { scheduler.enqueue(endpoint: .track, identity: .visitorId("v\(i)"), body: body("{}"), now: now) }
@@ -85,7 +85,7 @@ struct SharedLimitPolicyTests {
 
     @Test("Redis away: the fallback share applies; back: its sends are handed over for the script")
     func schedulerFallback() {
-        var scheduler = Scheduler(configuration: unlimitedConfiguration { $0.rateLimits[.track] = RateLimit(count: 8, seconds: 5) },
+        var scheduler = Scheduler(configuration: unlimitedConfiguration { $0.rateLimits[.track] = RateLimit(count: 8, window: .seconds(5)) },
                                   sharedLimit: true)
         let now: UInt64 = 1000 * sec
         for i in 0..<6 { scheduler.enqueue(endpoint: .track, identity: .visitorId("v\(i)"), body: body("{}"), now: now) }
@@ -101,7 +101,7 @@ struct SharedLimitPolicyTests {
 
     @Test("a 429 with Retry-After is reported as a pause for every host")
     func pauseReported() {
-        var scheduler = Scheduler(configuration: unlimitedConfiguration { $0.rateLimits[.track] = RateLimit(count: 60, seconds: 5) },
+        var scheduler = Scheduler(configuration: unlimitedConfiguration { $0.rateLimits[.track] = RateLimit(count: 60, window: .seconds(5)) },
                                   sharedLimit: true)
         var rng = SplitMix64(seed: 1)
         let now: UInt64 = 1000 * sec

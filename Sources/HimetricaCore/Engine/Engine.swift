@@ -340,7 +340,7 @@ package final class Engine: @unchecked Sendable {
         if phase == .running {
             if let flushThread = thread {
                 phase = .stopping
-                stopCause = "the client was freed (exit_flush_timeout \(Self.seconds(configuration.exitFlushTimeout)) s)"
+                stopCause = "the client was freed (exit_flush_timeout \(Self.seconds(configuration.exitFlushTimeout.seconds)) s)"
                 stopDeadline = clock.monotonicNanoseconds() &+ configuration.exitFlushTimeout.nanoseconds
                 pthread_detach(flushThread)
                 threadDetached = true

@@ -139,7 +139,7 @@ struct SharedPermits {
     /// Shared permits for every endpoint that has a limit in `rateLimits`.
     init(rateLimits: [Endpoint: RateLimit?], policy: SharedLimitFallback) {
         endpoints = Endpoint.allCases.map { endpoint in
-            (rateLimits[endpoint] ?? nil).map { PerEndpoint(count: $0.count, window: $0.seconds.nanoseconds) }
+            (rateLimits[endpoint] ?? nil).map { PerEndpoint(count: $0.count, window: $0.window.nanoseconds) }
         }
         self.policy = policy
     }

@@ -246,7 +246,7 @@ final class SharedLimiter: @unchecked Sendable {
         leaseSequence += 1
         let arguments = [
             action, String(limit.count),
-            String(LeasePlan.scriptWindowMilliseconds(window: limit.seconds.nanoseconds)), String(want), senderId,
+            String(LeasePlan.scriptWindowMilliseconds(window: limit.window.nanoseconds)), String(want), senderId,
             String(LeasePlan.heartbeatLifetime / 1_000_000), extra, String(leaseSequence),
         ]
         let result = PermitScript.run(
