@@ -33,6 +33,12 @@ let package = Package(
             pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
+        // The system's SQLite (libsqlite3.so.0), for the durable spool.
+        .systemLibrary(
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
         // Layer 1: pure rules (identities, validation, JSON, timestamps). No I/O.
         .target(name: "HimetricaRules"),
         // Layers 2-3: the engine (queue, scheduler, limiter, retries, cache, flush thread)
@@ -40,7 +46,7 @@ let package = Package(
         .target(
             name: "HimetricaCore",
             dependencies: [
-                "HimetricaRules", "CCurl",
+                "HimetricaRules", "CCurl", "CSQLite",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
