@@ -60,6 +60,16 @@ import Glibc
     case HM_STAT_IN_FLIGHT = 7
     /// Requests waiting to be sent.
     case HM_STAT_QUEUE_DEPTH = 8
+    /// With a spool: calls this process committed to it.
+    case HM_STAT_SPOOLED = 9
+    /// With a spool: bytes its files take on disk.
+    case HM_STAT_SPOOL_BYTES = 10
+    /// With a spool: requests sent again after an earlier sender died having started them.
+    case HM_STAT_RESENT = 11
+    /// With a spool: 1 while this process is the spool's sender.
+    case HM_STAT_SENDER = 12
+    /// With a spool: times it failed at run time and the client fell back to memory.
+    case HM_STAT_SPOOL_ERRORS = 13
 }
 
 extension hm_status {

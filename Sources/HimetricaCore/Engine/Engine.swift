@@ -15,42 +15,46 @@ import Darwin
 /// report through callbacks (or block, in their blocking forms) and always end by their
 /// deadline.
 public final class Engine: @unchecked Sendable {
-    private let configuration: Configuration
+    let configuration: Configuration
     private let baseURL: BaseURL
     /// The full URL of each endpoint, built once (not per request).
     private let endpointURLs: [String]
-    private let clock: any EngineClock
+    let clock: any EngineClock
     private let makeTransport: () -> any Transport
-    private let logger: Logger
+    let logger: Logger
     /// Accepted calls on their way to the scheduler; callers never take `lock`.
-    private let intake: Intake
+    let intake: Intake
     /// Whether the flush thread has been started (read without the lock on every call).
     private let threadStarted = Atomic<Bool>(false)
     /// Calls refused because the queue was full.
     private let refused = Atomic<UInt64>(0)
     /// Whether the queue-full warning was logged since the queue last had room.
     private let warnedFull = Atomic<Bool>(false)
+    /// The spool has reached ``Configuration/spoolMaxBytes``: calls are refused.
+    let spoolFull = Atomic<Bool>(false)
 
     // Everything below is guarded by `lock`.
-    private let lock = ConditionLock()
-    private var scheduler: Scheduler
+    let lock = ConditionLock()
+    var scheduler: Scheduler
+    /// With ``Configuration/spool``: the spool (its own fields say what guards them).
+    let spool: SpoolLink?
     private var transport: any Transport
     private var cache: UserIdCache
     private var rng = SystemRandomNumberGenerator()
     private var thread: pthread_t?
     /// Set by ``close()``: the thread finishes on its own and nobody joins it.
     private var threadDetached = false
-    private var phase = Phase.running
-    private var stopDeadline: UInt64 = 0
+    var phase = Phase.running
+    var stopDeadline: UInt64 = 0
     private var wakeRequested = false
     /// Outcome reports (delivery callbacks) the flush thread is running outside the lock: a
     /// flush is not done until they are.
-    private var reportsRunning = 0
-    private var idleWaiters: [(deadline: UInt64, done: @Sendable (FlushResult) -> Void)] = []
+    var reportsRunning = 0
+    var idleWaiters: [(deadline: UInt64, done: @Sendable (FlushResult) -> Void)] = []
     private var lookupWaiters: [String: [(deadline: UInt64, done: @Sendable (Result<String, HimetricaError>) -> Void)]] = [:]
     private var reportedUnauthorized = false
 
-    private enum Phase {
+    enum Phase {
         /// Accepting calls and sending.
         case running
         /// No more calls; the thread sends what it can until `stopDeadline`, then stops.
@@ -70,12 +74,19 @@ public final class Engine: @unchecked Sendable {
             timeoutMilliseconds: Int(configuration.requestTimeout * 1000),
             caFile: configuration.caFile, maxResponseBytes: configuration.maxResponseBytes,
             proxy: .fromEnvironment(https: configuration.endpoint.lowercased().hasPrefix("https://")))
-        try self.init(configuration: configuration, clock: Clock()) { CurlTransport(settings: settings) }
+        try self.init(configuration: configuration, clock: Clock(), keyFingerprint: SecretKey.fingerprint(secretKey)) {
+            CurlTransport(settings: settings)
+        }
     }
 
-    /// Creates an engine with an injected clock and transport (for tests).
-    init(configuration: Configuration, clock: any EngineClock, makeTransport: @escaping () -> any Transport) throws(ValidationError) {
+    /// Creates an engine with an injected clock and transport (for tests). With a spool, its
+    /// rows carry `keyFingerprint`.
+    init(
+        configuration: Configuration, clock: any EngineClock, keyFingerprint: String = "fp_test",
+        makeTransport: @escaping () -> any Transport
+    ) throws(ValidationError) {
         try configuration.validate()
+        spool = try Self.openSpool(configuration, fingerprint: keyFingerprint)
         self.configuration = configuration
         baseURL = try BaseURL(configuration.endpoint, allowInsecureHTTP: configuration.allowInsecureHTTP)
         endpointURLs = Endpoint.allCases.map { [baseURL] in baseURL.text + $0.path }
@@ -89,6 +100,8 @@ public final class Engine: @unchecked Sendable {
             capacity: configuration.userIdCacheCapacity,
             notFoundTTL: configuration.notFoundCacheSeconds.nanoseconds)
         ProcessHooks.register(self)
+        // With a spool there may be rows from earlier processes to send: be a candidate sender now.
+        if spool != nil { lock.withLock { startThread() } }
     }
 
     // MARK: Calls
@@ -99,7 +112,10 @@ public final class Engine: @unchecked Sendable {
     /// - Parameter linked: an identity whose later requests must wait for this one (see
     ///   ``RequestBody/linkedIdentity(identity:traits:)``).
     public func enqueue(_ endpoint: Endpoint, identity: Identity, body: [UInt8], linked: Identity? = nil) throws(HimetricaError) {
-        switch intake.push(endpoint, identity: identity, body: body, linked: linked, now: clock.monotonicNanoseconds()) {
+        let pushed: Intake.Pushed =
+            spoolFull.load(ordering: .relaxed)
+            ? .full : intake.push(endpoint, identity: identity, body: body, linked: linked, now: clock.monotonicNanoseconds())
+        switch pushed {
         case .accepted(let first):
             if !threadStarted.load(ordering: .acquiring) {
                 lock.withLock { if thread == nil, phase == .running { startThread() } }
@@ -112,7 +128,11 @@ public final class Engine: @unchecked Sendable {
             refused.wrappingAdd(1, ordering: .relaxed)
             // Warn once each time the queue fills up, not once per refused call.
             if !warnedFull.exchange(true, ordering: .relaxed) {
-                logger.warning("queue full (\(configuration.queueCapacity) requests); calls are dropped until it drains")
+                if spoolFull.load(ordering: .relaxed) {
+                    logger.warning("spool full (spool_max_bytes \(configuration.spoolMaxBytes)); calls are dropped until it drains")
+                } else {
+                    logger.warning("queue full (\(configuration.queueCapacity) requests); calls are dropped until it drains")
+                }
             }
             throw .queueFull
         case .closed:
@@ -161,9 +181,9 @@ public final class Engine: @unchecked Sendable {
     /// have passed, with what is still pending then.
     public func whenIdle(timeout: Double, done: @escaping @Sendable (FlushResult) -> Void) {
         lock.lock()
-        takeIntake()
-        if (scheduler.isIdle && reportsRunning == 0) || phase == .stopped {
-            let pending = scheduler.pendingEvents
+        if spooling == nil { takeIntake() }
+        if (isIdle && reportsRunning == 0) || phase == .stopped {
+            let pending = pendingEvents
             lock.unlock()
             return done(FlushResult(pending: pending))
         }
@@ -213,7 +233,7 @@ public final class Engine: @unchecked Sendable {
 
         lock.lock()
         while phase != .stopped { lock.wait(untilMonotonic: clock.monotonicNanoseconds() + nanosecondsPerSecond) }
-        let pending = Int(scheduler.stats.dropped - dropped)
+        let pending = spooling.map(\.ownWaiting) ?? Int(scheduler.stats.dropped - dropped)
         let joinable = thread != nil && !threadDetached
         thread = nil
         lock.unlock()
@@ -242,7 +262,7 @@ public final class Engine: @unchecked Sendable {
 
     /// The counters now.
     public var stats: Stats {
-        var stats = lock.withLock { scheduler.stats }
+        var stats = lock.withLock { spoolStats(scheduler.stats) }
         let waiting = UInt64(intake.count), refused = refused.load(ordering: .relaxed)
         stats.queued += waiting + refused
         stats.queueDepth += waiting
@@ -294,9 +314,10 @@ public final class Engine: @unchecked Sendable {
             let now = clock.monotonicNanoseconds()
             // New calls wait in the intake while none of them could leave anyway (in-flight
             // cap or rate limit reached): callers then append without waking this thread.
-            let intakeOpensAt = phase == .stopping ? now : scheduler.newRequestsStart(now: now)
+            // (With a spool, calls go from the intake to the spool on its own schedule.)
+            let intakeOpensAt = spooling != nil ? nil : phase == .stopping ? now : scheduler.newRequestsStart(now: now)
             if let at = intakeOpensAt, at <= now { takeIntake() }
-            if phase == .stopping, scheduler.isIdle || now >= stopDeadline { break }
+            if phase == .stopping, spooling == nil ? scheduler.isIdle || now >= stopDeadline : spoolDone(now: now) { break }
             wakeRequested = false
             let started = phase == .stopping && now >= stopDeadline ? [] : scheduler.takeStartable(now: now)
             var wakeAt = scheduler.nextWakeup(now: now)
@@ -307,22 +328,25 @@ public final class Engine: @unchecked Sendable {
                 for waiter in waiters { wakeAt = min(wakeAt ?? waiter.deadline, waiter.deadline) }
             }
             if phase == .stopping { wakeAt = min(wakeAt ?? stopDeadline, stopDeadline) }
+            var turn = spooling.map { prepareSpoolTurn($0, now: now, started: started) }
+            if let link = spooling, let at = spoolWakeAt(link, now: now) { wakeAt = min(wakeAt ?? at, at) }
             let current = transport
             lock.unlock()
 
             expired?()
+            if turn != nil, performSpoolTurn(&turn!, now: now) { wakeAt = now }
             for job in started { current.start(request(for: job)) }
             let timeout = wakeAt.map { $0 > now ? min(($0 - now) / 1_000_000 + 1, 1000) : 0 } ?? 1000
             let answers = current.poll(timeoutMilliseconds: Int32(timeout))
 
             lock.lock()
-            if answers.isEmpty, !scheduler.isIdle || idleWaiters.isEmpty { continue }
+            if answers.isEmpty, !isIdle || idleWaiters.isEmpty { continue }
             var followUps: [() -> Void] = []
             followUps.reserveCapacity(answers.count + 1)
             for (id, response) in answers {
                 if let followUp = handle(id: id, response: response) { followUps.append(followUp) }
             }
-            if scheduler.isIdle, !idleWaiters.isEmpty { followUps.append(takeIdleWaiters()) }
+            if isIdle, !idleWaiters.isEmpty { followUps.append(takeIdleWaiters()) }
             if followUps.isEmpty { continue }
             reportsRunning += 1
             lock.unlock()
@@ -330,7 +354,7 @@ public final class Engine: @unchecked Sendable {
             lock.lock()
             reportsRunning -= 1
             // A flush that started while the reports ran waited for them: it is done now.
-            if scheduler.isIdle, !idleWaiters.isEmpty {
+            if isIdle, !idleWaiters.isEmpty {
                 let done = takeIdleWaiters()
                 lock.unlock()
                 done()
@@ -338,6 +362,7 @@ public final class Engine: @unchecked Sendable {
             }
         }
         transport.cancelAll()
+        closeSpool()
         let (_, tell) = dropEverything()
         lock.unlock()
         tell()
@@ -362,7 +387,11 @@ public final class Engine: @unchecked Sendable {
         let now = clock.monotonicNanoseconds()
         let completion = scheduler.complete(
             id: id, response: response, now: now, nowUnixMilliseconds: clock.unixMilliseconds(), using: &rng)
-        if completion.delivery != nil { finished(1) }
+        if let row = completion.spoolRow {
+            spool?.finished(row)
+        } else if completion.delivery != nil {
+            finished(1)
+        }
         var log: () -> Void = {}
         if completion.unauthorized, !reportedUnauthorized {
             reportedUnauthorized = true
@@ -423,7 +452,7 @@ public final class Engine: @unchecked Sendable {
 
     /// Moves the calls waiting in the intake into the scheduler, in call order. Call holding
     /// the lock.
-    private func takeIntake() {
+    func takeIntake() {
         for entry in intake.drain() {
             scheduler.enqueue(
                 endpoint: entry.endpoint, identity: entry.identity, body: entry.body, linked: entry.linked,
@@ -435,7 +464,7 @@ public final class Engine: @unchecked Sendable {
     /// and fails the lookups still waiting. Call holding the lock; returns how many requests were
     /// dropped and what reports them, to run once the lock is released.
     private func dropEverything() -> (dropped: Int, tell: () -> Void) {
-        takeIntake()
+        if spooling == nil { takeIntake() }
         let (deliveries, _) = scheduler.dropAll()
         finished(deliveries.count)
         let waiters = takeLookupWaiters()
@@ -472,10 +501,10 @@ public final class Engine: @unchecked Sendable {
         }
     }
 
-    private func takeIdleWaiters() -> () -> Void {
+    func takeIdleWaiters() -> () -> Void {
         let waiters = idleWaiters
         idleWaiters = []
-        let pending = scheduler.pendingEvents
+        let pending = pendingEvents
         return { waiters.forEach { $0.done(FlushResult(pending: pending)) } }
     }
 
@@ -488,7 +517,7 @@ public final class Engine: @unchecked Sendable {
 
     /// Removes waiters whose deadline has passed; returns the calls that tell them.
     private func takeExpiredWaiters(now: UInt64) -> () -> Void {
-        let pending = scheduler.pendingEvents
+        let pending = pendingEvents
         let idle = idleWaiters.filter { $0.deadline <= now }
         idleWaiters.removeAll { $0.deadline <= now }
         var lookups: [@Sendable (Result<String, HimetricaError>) -> Void] = []
@@ -511,6 +540,8 @@ public final class Engine: @unchecked Sendable {
         transport.abandonAfterFork()
         transport = makeTransport()
         scheduler = Scheduler(configuration: configuration)
+        spool?.resetAfterFork()
+        spoolFull.store(false, ordering: .relaxed)
         thread = nil
         threadStarted.store(false, ordering: .relaxed)
         refused.store(0, ordering: .relaxed)
