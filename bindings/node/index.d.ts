@@ -43,6 +43,15 @@ export interface ClientOptions {
   rateLimitTrack?: RateLimit;
   rateLimitIdentify?: RateLimit;
   rateLimitUserId?: RateLimit;
+  /** A spool directory shared by the host's processes (defaults to process.env.HIMETRICA_SPOOL):
+   * accepted calls are committed there and survive exits, crashes and restarts. */
+  spool?: string;
+  /** Milliseconds: the longest a call waits before it is committed to the spool (default 10). */
+  spoolCommitInterval?: number;
+  /** 'normal' (survives a process crash) or 'full' (fsync each commit; survives power loss). */
+  spoolSync?: 'normal' | 'full';
+  /** Past this many bytes of spool, calls fail with the queue-full error (default 256 MiB). */
+  spoolMaxBytes?: number;
   /** Called on the event loop with each track/identify request's final outcome. */
   onDelivery?: (outcome: DeliveryOutcome) => void;
   /** Receives the library's log lines (instead of standard error). */
@@ -93,6 +102,16 @@ export interface Stats {
   throttled: number;
   inFlight: number;
   queueDepth: number;
+  /** With a spool: calls this process committed to it. */
+  spooled: number;
+  /** With a spool: bytes its files take. */
+  spoolBytes: number;
+  /** With a spool: requests sent again after an earlier sender died having started them. */
+  resent: number;
+  /** With a spool: 1 while this process is the spool's sender. */
+  sender: number;
+  /** With a spool: times it failed at run time and the client fell back to memory. */
+  spoolErrors: number;
 }
 
 export declare class Client extends EventEmitter {

@@ -201,6 +201,10 @@ const OPTIONS = {
   rateLimitTrack: ['rate_limit_track', RATE],
   rateLimitIdentify: ['rate_limit_identify', RATE],
   rateLimitUserId: ['rate_limit_user_id', RATE],
+  spool: ['spool', String],
+  spoolCommitInterval: ['spool_commit_interval', MS],
+  spoolSync: ['spool_sync', String],
+  spoolMaxBytes: ['spool_max_bytes', INT],
 };
 const NOT_CORE = new Set(['secretKey', 'onDelivery', 'logger', 'logLevel']);
 const LOG_LEVELS = { trace: 0, debug: 1, info: 2, notice: 3, warning: 4, error: 5, critical: 6 };
@@ -271,7 +275,8 @@ class Client extends EventEmitter {
       level = typeof l === 'number' ? l : LOG_LEVELS[l];
       if (level === undefined) throw new TypeError(`logLevel must be one of ${Object.keys(LOG_LEVELS).join(', ')}`);
     }
-    const handle = native.create(key, optionPairs(options), makeDispatch(new WeakRef(this)), level);
+    const withSpool = options.spool === undefined && process.env.HIMETRICA_SPOOL ? { ...options, spool: process.env.HIMETRICA_SPOOL } : options;
+    const handle = native.create(key, optionPairs(withSpool), makeDispatch(new WeakRef(this)), level);
     if (Array.isArray(handle)) throw makeError(handle[0], handle[1]);
     this.#h = handle;
     if (this.#onDelivery) native.setDelivery(handle, true);

@@ -316,6 +316,8 @@ class Client:
             settings: list[tuple[str, Any]] = []
             if endpoint is not None:
                 settings.append(("endpoint", endpoint))
+            if "spool" not in options and os.environ.get("HIMETRICA_SPOOL"):
+                settings.append(("spool", os.environ["HIMETRICA_SPOOL"]))
             settings.extend(options.items())
             for name, value in settings:
                 text = _option_text(name, value)
@@ -504,7 +506,8 @@ class Client:
 
     def stats(self) -> dict[str, int]:
         """The client's counters: queued, delivered, rejected, retried, gave_up, dropped,
-        throttled, in_flight, queue_depth."""
+        throttled, in_flight, queue_depth, and with a spool spooled, spool_bytes, resent,
+        sender, spool_errors."""
         lib = self._lib
         value = c_uint64()
         result: dict[str, int] = {}
