@@ -72,6 +72,16 @@ typedef enum hm_stat {
   HM_STAT_IN_FLIGHT = 7,
 /// Requests waiting to be sent.
   HM_STAT_QUEUE_DEPTH = 8,
+/// With a spool: calls this process committed to it.
+  HM_STAT_SPOOLED = 9,
+/// With a spool: bytes its files take on disk.
+  HM_STAT_SPOOL_BYTES = 10,
+/// With a spool: requests sent again after an earlier sender died having started them.
+  HM_STAT_RESENT = 11,
+/// With a spool: 1 while this process is the spool's sender.
+  HM_STAT_SENDER = 12,
+/// With a spool: times it failed at run time and the client fell back to memory.
+  HM_STAT_SPOOL_ERRORS = 13,
 } hm_stat;
 
 /// What a call returned. HM_OK is zero; every other value has a message from

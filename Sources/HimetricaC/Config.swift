@@ -117,10 +117,13 @@ struct CLogHandler: LogHandler {
 
     func log(event: LogEvent) {
         let level = Int32(Logger.Level.allCases.firstIndex(of: event.level) ?? 0)
+        // A C callback takes one string: metadata (e.g. the spool's path) follows the message.
+        let fields = metadata.merging(event.metadata ?? [:]) { $1 }.sorted { $0.key < $1.key }
+        let text = fields.isEmpty ? "\(event.message)" : "\(event.message) (" + fields.map { "\($0.key)=\($0.value)" }.joined(separator: ", ") + ")"
         if let callback {
-            "\(event.message)".withCString { callback.function(level, $0, callback.userData) }
+            text.withCString { callback.function(level, $0, callback.userData) }
         } else {
-            let line = "himetrica \(event.level): \(event.message)\n"
+            let line = "himetrica \(event.level): \(text)\n"
             _ = line.withCString { write(2, $0, strlen($0)) }
         }
     }

@@ -159,3 +159,25 @@ private func track(_ engine: Engine, _ n: Int) throws {
         #expect(error?.message == "spool: \(dir)/file: is not a directory")
     }
 }
+
+@Suite struct SpoolTimeTests {
+    @Test func aCallStampedAfterTheTurnBeganIsCapturedNow() {
+        #expect(SpoolLink.unixTime(ofMonotonic: 5 * sec + 1, now: 5 * sec, nowUnix: 1_000_000) == 1_000_000)
+        #expect(SpoolLink.unixTime(ofMonotonic: 4 * sec, now: 5 * sec, nowUnix: 1_000_000) == 999_000)
+    }
+
+    @Test func rowTimesBecomeMonotonicTimesNeverPastNowNorBelowZero() {
+        #expect(SpoolLink.monotonicTime(ofUnix: 999_000, now: 5 * sec, nowUnix: 1_000_000) == 4 * sec)
+        #expect(SpoolLink.monotonicTime(ofUnix: 1_000_500, now: 5 * sec, nowUnix: 1_000_000) == 5 * sec)
+        #expect(SpoolLink.monotonicTime(ofUnix: -9_000_000_000_000_000, now: 5 * sec, nowUnix: 1_000_000) == 0)
+        #expect(SpoolLink.monotonicTime(ofUnix: .min, now: 5 * sec, nowUnix: .max) == 0)
+        #expect(SpoolLink.monotonicTime(ofUnix: 0, now: 5 * sec, nowUnix: 1_000_000) == 0)
+    }
+
+    @Test func theLimiterCountsASendFromWhenItLeaves() {
+        var limiter = SlidingWindowLimiter(limit: 1, window: 1 * sec)
+        limiter.record(now: 10 * sec)
+        limiter.restampLast(1, at: 10 * sec + 300 * ms)
+        #expect(limiter.nextAllowed(now: 11 * sec + 100 * ms) == 11 * sec + 300 * ms + SlidingWindowLimiter.margin)
+    }
+}

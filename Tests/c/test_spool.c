@@ -85,7 +85,8 @@ int main(void) {
     hm_client *client = spool_client(spool);
     int arrived = first;
     while (arrived < EXIT_EVENTS && now_seconds() - started < 15) {
-        usleep(200 * 1000);
+        struct timespec pause = {0, 200 * 1000 * 1000};
+        nanosleep(&pause, NULL);
         arrived = arrived_once(dev_url, "exit", EXIT_EVENTS);
     }
     CHECK(arrived == EXIT_EVENTS, "a second process delivered the rest within 15 s: %d of %d once each (%.1f s)",

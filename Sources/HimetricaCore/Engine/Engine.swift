@@ -334,7 +334,7 @@ public final class Engine: @unchecked Sendable {
             lock.unlock()
 
             expired?()
-            if turn != nil, performSpoolTurn(&turn!, now: now) { wakeAt = now }
+            if turn != nil, performSpoolTurn(&turn!, now: now, started: started) { wakeAt = now }
             for job in started { current.start(request(for: job)) }
             let timeout = wakeAt.map { $0 > now ? min(($0 - now) / 1_000_000 + 1, 1000) : 0 } ?? 1000
             let answers = current.poll(timeoutMilliseconds: Int32(timeout))

@@ -147,6 +147,15 @@ struct Scheduler {
         for time in times { limiters[endpoint.rawValue]?.record(now: time) }
     }
 
+    /// Moves the limiter's record of `started` (just taken by ``takeStartable(now:)``) to
+    /// `time`, when they leave later than they were taken.
+    mutating func restamp(_ started: [Job], at time: UInt64) {
+        for endpoint in Endpoint.allCases {
+            let count = started.count { $0.endpoint == endpoint }
+            if count > 0 { limiters[endpoint.rawValue]?.restampLast(count, at: time) }
+        }
+    }
+
     private mutating func add(_ job: Job, linked: Identity?) {
         let identity = job.lane!
         let endpoint = job.endpoint, now = job.enqueuedAt

@@ -85,23 +85,28 @@ extension Engine {
         return turn
     }
 
-    /// Runs the turn's I/O without the lock, then applies it. True when it loaded rows that
-    /// may start at once.
-    func performSpoolTurn(_ turn: inout SpoolTurn, now: UInt64) -> Bool {
+    /// Runs the turn's I/O without the lock, then applies it; `started` are the requests about
+    /// to start once it is done. True when it loaded rows that may start at once.
+    func performSpoolTurn(_ turn: inout SpoolTurn, now: UInt64, started: [Job]) -> Bool {
         guard let link = spool else { return false }
         let unix = clock.unixMilliseconds()
         link.perform(&turn, nowMonotonic: now, nowUnix: unix)
         lock.lock()
+        // The requests started this turn leave after its commit: the limiter counts them from
+        // then, or a slow commit would let the window's next sends reach the server early.
+        scheduler.restamp(started, at: clock.monotonicNanoseconds())
         link.apply(turn)
         if turn.committed { intake.finished(turn.entries.count) }
         if turn.becameSender {
+            // A predecessor's send times are stamped before its commit, its requests left after
+            // it: they count as 100 ms later, so a slow commit cannot make them look older.
             for (endpoint, times) in turn.seeds {
-                scheduler.seedLimiter(endpoint, sentAt: times.map { now &- UInt64(max(unix - $0, 0)) * 1_000_000 })
+                scheduler.seedLimiter(endpoint, sentAt: times.map { SpoolLink.monotonicTime(ofUnix: $0 + 100, now: now, nowUnix: unix) })
             }
             logger.info("this process sends for the spool", metadata: ["spool": "\(link.path)"])
         }
         for row in turn.loaded {
-            scheduler.enqueue(spooled: row, now: now &- UInt64(max(unix - row.capturedAt, 0)) * 1_000_000)
+            scheduler.enqueue(spooled: row, now: SpoolLink.monotonicTime(ofUnix: row.capturedAt, now: now, nowUnix: unix))
         }
         spoolFull.store(link.bytes >= UInt64(link.maxBytes), ordering: .relaxed)
         if let error = turn.error {
@@ -150,7 +155,7 @@ extension Engine {
         lock.lock()
         link.closed()
         if let waiting, waiting > 0 {
-            logger.notice(
+            logger.warning(
                 "requests wait in the spool; the next process that opens it sends them",
                 metadata: ["spool": "\(link.path)", "waiting": "\(waiting)"])
         }

@@ -104,7 +104,7 @@ final class SpoolLink {
             turn.batch.inserts = turn.entries.map { entry in
                 SpoolRow(
                     fingerprint: fingerprint, endpoint: entry.endpoint, identity: entry.identity, linked: entry.linked,
-                    body: entry.body, capturedAt: nowUnix - Int64((nowMonotonic &- entry.queuedAt) / 1_000_000),
+                    body: entry.body, capturedAt: Self.unixTime(ofMonotonic: entry.queuedAt, now: nowMonotonic, nowUnix: nowUnix),
                     origin: origin)
             }
             _ = try store.commit(turn.batch)
@@ -183,6 +183,22 @@ final class SpoolLink {
         spooled = 0
         errors = 0
         schedule = SpoolSchedule(commitInterval: schedule.commitInterval, window: schedule.window)
+    }
+}
+
+extension SpoolLink {
+    /// The Unix time (ms) of monotonic time `at`. A call may be stamped after `now` was read:
+    /// such times are `nowUnix`.
+    static func unixTime(ofMonotonic at: UInt64, now: UInt64, nowUnix: Int64) -> Int64 {
+        nowUnix - Int64(now > at ? (now - at) / 1_000_000 : 0)
+    }
+
+    /// The monotonic time of Unix time `at` (ms), never after `now`, never before 0 (a row may
+    /// be older than this boot, or its clock may have been wrong).
+    static func monotonicTime(ofUnix at: Int64, now: UInt64, nowUnix: Int64) -> UInt64 {
+        let (milliseconds, wrapped) = nowUnix.subtractingReportingOverflow(at)
+        let age = UInt64(clamping: milliseconds).multipliedReportingOverflow(by: 1_000_000)
+        return wrapped || age.overflow || age.partialValue > now ? 0 : now - age.partialValue
     }
 }
 
