@@ -36,7 +36,9 @@ test('a cluster of 4 workers shares one spool and one sender: every event once, 
       });
     }
   `;
-  const r = await runNode(['-e', script], { env: { HIMETRICA_SECRET_KEY: KEY }, timeoutMs: 60000 });
+  const file = path.join(dir, 'cluster.js'); // cluster workers re-run a file, not `node -e`
+  fs.writeFileSync(file, script);
+  const r = await runNode([file], { env: { HIMETRICA_SECRET_KEY: KEY }, timeoutMs: 60000 });
   fs.rmSync(dir, { recursive: true, force: true });
   assert.equal(r.code, 0, r.stdout + r.stderr);
   for (let w = 0; w < 4; w++) assert.match(r.stdout, new RegExp(`worker ${w} pending 0 spooled 60`));
