@@ -14,7 +14,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
-#include <unistd.h>
 
 static const char *PROPS = "{\"plan\":\"pro\",\"amount\":29.99,\"currency\":\"USD\",\"seats\":3}";
 
@@ -184,6 +183,11 @@ static void bench_deliver(int count) {
     hm_client_free(client);
 }
 
+static void sleep_us(long us) {
+    struct timespec pause = {us / 1000000, (us % 1000000) * 1000};
+    nanosleep(&pause, NULL);
+}
+
 /* Events/s the flush thread commits to the spool with nothing sent (the client keeps to one
  * request an hour), from the first call until all are committed; then the spool's disk bytes
  * per queued event. */
@@ -194,7 +198,7 @@ static void bench_commit(int count) {
     visitor_name(visitor, 0);
     hm_track(client, "bench_commit", NULL, NULL, visitor, PROPS, NULL, NULL);
     for (int i = 0; i < 2000 && spooled < 1; i++) {
-        usleep(1000);
+        sleep_us(1000);
         hm_stats_get(client, HM_STAT_SPOOLED, &spooled);
     }
     hm_stats_get(client, HM_STAT_SPOOL_BYTES, &bytes_before);
@@ -204,7 +208,7 @@ static void bench_commit(int count) {
         hm_track(client, "bench_commit", NULL, NULL, visitor, PROPS, NULL, NULL);
     }
     while (spooled < (uint64_t)count + 1 && now_ns() - start < 120e9) {
-        usleep(200);
+        sleep_us(200);
         hm_stats_get(client, HM_STAT_SPOOLED, &spooled);
     }
     double seconds = (now_ns() - start) / 1e9;
