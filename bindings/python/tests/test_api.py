@@ -168,6 +168,7 @@ def test_stats_names(server, client):
     stats = client.stats()
     assert list(stats) == [
         "queued", "delivered", "rejected", "retried", "gave_up", "dropped", "throttled", "in_flight", "queue_depth",
+        "spooled", "spool_bytes", "resent", "sender", "spool_errors",
     ]
     assert stats["queued"] == 1 and stats["delivered"] == 1
 
