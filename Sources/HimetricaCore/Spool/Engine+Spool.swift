@@ -69,7 +69,8 @@ extension Engine {
         let unix = clock.unixMilliseconds()
         for job in started where job.spoolRow != nil {
             turn.batch.started.append(job.spoolRow!)
-            turn.batch.sends.append((job.endpoint, unix))
+            // Send times matter only to a limit (a successor's limiter keeps to its window).
+            if link.windows.contains(where: { $0.endpoint == job.endpoint }) { turn.batch.sends.append((job.endpoint, unix)) }
         }
         if !link.isSender, link.schedule.senderTryAt(now: now) <= now {
             turn.trySender = true

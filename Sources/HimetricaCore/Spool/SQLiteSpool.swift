@@ -36,6 +36,8 @@ final class SQLiteSpool: SpoolStore {
     private var statements: [String: OpaquePointer] = [:]
     /// The origin this connection holds the sender role for.
     private var senderOrigin: String?
+    /// Send times recorded since old ones were last pruned.
+    private var sendsSincePrune = 0
 
     /// Opens (or creates) the spool in `directory`. A database that SQLite finds corrupt is
     /// moved aside to `spool.db.corrupt-<unix time>` (reported through `movedAside`) and a
@@ -127,11 +129,16 @@ final class SQLiteSpool: SpoolStore {
                         sqlite3_bind_int64(send, 3, at)
                         try step(send)
                     }
-                    // A window is at most a day long: older send times can never matter.
-                    let prune = try statement("DELETE FROM sends WHERE fingerprint = ? AND at < ?")
-                    bind(prune, 1, fingerprint)
-                    sqlite3_bind_int64(prune, 2, batch.sends[0].at - 86_400_000)
-                    try step(prune)
+                    // A window is at most a day long: older send times can never matter. Pruned
+                    // now and then, not in every commit (each commit writes every page it touches).
+                    sendsSincePrune += batch.sends.count
+                    if sendsSincePrune >= 1000 {
+                        let prune = try statement("DELETE FROM sends WHERE fingerprint = ? AND at < ?")
+                        bind(prune, 1, fingerprint)
+                        sqlite3_bind_int64(prune, 2, batch.sends[0].at - 86_400_000)
+                        try step(prune)
+                        sendsSincePrune = 0
+                    }
                 }
                 try exec("COMMIT")
             } catch {
