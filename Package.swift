@@ -64,6 +64,12 @@ let package = Package(
         // hiredis 0.14 (Debian's libhiredis-dev) for the shared rate limit, linked statically so
         // that libhimetrica.so and Swift programs need nothing new at run time.
         .target(name: "CHiredis", linkerSettings: [.linkedLibrary(":libhiredis.a")]),
+        // The system's SQLite (libsqlite3.so.0), for the durable spool.
+        .systemLibrary(
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
         // Layer 1: pure rules (identities, validation, JSON, timestamps). No I/O.
         .target(name: "HimetricaRules"),
         // Layers 2-3: the engine (queue, scheduler, limiter, retries, cache, flush thread)
@@ -71,7 +77,7 @@ let package = Package(
         .target(
             name: "HimetricaCore",
             dependencies: [
-                "HimetricaRules", "CCurl", "CHiredis",
+                "HimetricaRules", "CCurl", "CHiredis", "CSQLite",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

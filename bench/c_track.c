@@ -2,6 +2,8 @@
  *   call      hm_track call cost (p50/p99) while the flush thread is busy delivering
  *   threads   calls/s from 1 thread and from 2 threads at once
  *   deliver   events/s delivered with no limits, and client CPU per delivered event
+ *   spool     the call cost and delivery again with a spool, the flush thread's commit rate
+ *             and the disk bytes per queued event
  * Prints one "name value unit" line per figure, for bench/run.sh to tabulate. Every loop is
  * bounded in count and time. */
 #include "himetrica.h"
@@ -32,6 +34,11 @@ static int compare(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
+/* With a spool (the `spool` benchmarks): every client is made with a fresh spool directory,
+ * and the figures are printed with the prefix "spool_" instead of "c_". */
+static int with_spool = 0;
+static const char *prefix = "c_";
+
 /* Exits when a setting is refused: a figure taken with a default in its place would be wrong. */
 static void set(hm_config *config, const char *name, const char *value) {
     if (hm_config_set(config, name, value) != HM_OK) {
@@ -60,6 +67,12 @@ static hm_client *client_limited(const char *endpoint, const char *capacity, con
     set(config, "rate_limit_track", limit);
     if (in_flight) set(config, "max_in_flight", in_flight);
     set(config, "exit_flush_timeout", "0");
+    if (with_spool) {
+        static char dir[64];
+        snprintf(dir, sizeof dir, "/tmp/himetrica-bench-spool-XXXXXX");
+        if (!mkdtemp(dir)) exit(1);
+        set(config, "spool", dir);
+    }
     hm_client *client = NULL;
     if (hm_client_new(getenv("HIMETRICA_SECRET_KEY"), config, &client) != HM_OK) {
         fprintf(stderr, "client: %s\n", hm_last_error());
@@ -93,9 +106,9 @@ static void bench_call(int count) {
     uint64_t in_flight = 0;
     hm_stats_get(client, HM_STAT_IN_FLIGHT, &in_flight);
     qsort(samples, count, sizeof(double), compare);
-    printf("c_track_p50 %.3f us\n", samples[count / 2] / 1000);
-    printf("c_track_p99 %.3f us\n", samples[count * 99 / 100] / 1000);
-    printf("c_track_busy_in_flight %llu requests\n", (unsigned long long)in_flight);
+    printf("%strack_p50 %.3f us\n", prefix, samples[count / 2] / 1000);
+    printf("%strack_p99 %.3f us\n", prefix, samples[count * 99 / 100] / 1000);
+    printf("%strack_busy_in_flight %llu requests\n", prefix, (unsigned long long)in_flight);
     free(samples);
     hm_shutdown(client, 0, NULL);
     hm_client_free(client);
@@ -163,10 +176,47 @@ static void bench_deliver(int count) {
     double seconds = (now_ns() - start) / 1e9;
     uint64_t delivered = 0;
     hm_stats_get(client, HM_STAT_DELIVERED, &delivered);
-    printf("c_deliver_events_per_s %.0f events/s\n", delivered / seconds);
-    printf("c_cpu_per_event %.2f us\n", (cpu_seconds() - cpu) / (double)delivered * 1e6);
-    printf("c_deliver_delivered %llu events\n", (unsigned long long)delivered);
+    printf("%sdeliver_events_per_s %.0f events/s\n", prefix, delivered / seconds);
+    printf("%scpu_per_event %.2f us\n", prefix, (cpu_seconds() - cpu) / (double)delivered * 1e6);
+    printf("%sdeliver_delivered %llu events\n", prefix, (unsigned long long)delivered);
     hm_shutdown(client, 1000, NULL);
+    hm_client_free(client);
+}
+
+static void sleep_us(long us) {
+    struct timespec pause = {us / 1000000, (us % 1000000) * 1000};
+    nanosleep(&pause, NULL);
+}
+
+/* Events/s the flush thread commits to the spool with nothing sent (the client keeps to one
+ * request an hour), from the first call until all are committed; then the spool's disk bytes
+ * per queued event. */
+static void bench_commit(int count) {
+    hm_client *client = client_limited(getenv("HIMETRICA_ENDPOINT"), "1000000", "1/3600", NULL);
+    char visitor[32];
+    uint64_t spooled = 0, bytes_before = 0, bytes = 0;
+    visitor_name(visitor, 0);
+    hm_track(client, "bench_commit", NULL, NULL, visitor, PROPS, NULL, NULL);
+    for (int i = 0; i < 2000 && spooled < 1; i++) {
+        sleep_us(1000);
+        hm_stats_get(client, HM_STAT_SPOOLED, &spooled);
+    }
+    hm_stats_get(client, HM_STAT_SPOOL_BYTES, &bytes_before);
+    double start = now_ns();
+    for (int i = 1; i <= count; i++) {
+        visitor_name(visitor, i);
+        hm_track(client, "bench_commit", NULL, NULL, visitor, PROPS, NULL, NULL);
+    }
+    while (spooled < (uint64_t)count + 1 && now_ns() - start < 120e9) {
+        sleep_us(200);
+        hm_stats_get(client, HM_STAT_SPOOLED, &spooled);
+    }
+    double seconds = (now_ns() - start) / 1e9;
+    check_all_accepted(client);
+    hm_stats_get(client, HM_STAT_SPOOL_BYTES, &bytes);
+    printf("spool_commit_events_per_s %.0f events/s\n", (spooled - 1) / seconds);
+    printf("spool_bytes_per_event %.0f B\n", ((double)bytes - (double)bytes_before) / count);
+    hm_shutdown(client, 0, NULL);
     hm_client_free(client);
 }
 
@@ -257,6 +307,13 @@ int main(int argc, char **argv) {
     if (!strcmp(what, "threads_idle") || !strcmp(what, "all")) bench_threads((int)(200000 * scale) + 10, 1);
     if (!strcmp(what, "deliver") || !strcmp(what, "all")) bench_deliver((int)(20000 * scale) + 10);
     if (!strcmp(what, "memory")) bench_memory((int)(10000 * scale) + 10);
+    if (!strcmp(what, "spool")) {
+        with_spool = 1;
+        prefix = "spool_";
+        bench_call((int)(100000 * scale) + 10);
+        bench_deliver((int)(20000 * scale) + 10);
+        bench_commit((int)(100000 * scale) + 10);
+    }
     if (!strcmp(what, "latency")) bench_latency(argc > 3 ? argv[3] : "1000/60", argc > 4 ? atof(argv[4]) : 120);
     return 0;
 }

@@ -43,6 +43,12 @@ scripts/with-devserver.sh --no-limits -- sh -c '
     "$HIMETRICA_ENDPOINT/track" > "$0"/wrk.txt
 ' "$work" "$scale" "$wrk_time"
 
+# 1b. The same with a spool (each client a fresh spool directory), and the spool's commit rate
+#     and disk bytes per queued event.
+step "C with a spool: track, delivery, commit rate, bytes"
+scripts/with-devserver.sh --no-limits -- sh -c 'timeout 300 "$0"/c_track spool "$1" >> "$0"/c.txt 2>/dev/null; rm -rf /tmp/himetrica-bench-spool-*' \
+  "$work" "$scale"
+
 # 2. Memory: 10,000 events queued with the server down (the client sends to a closed port).
 step "memory with the server down"
 scripts/with-devserver.sh -- timeout 60 "$work/c_track" memory "$([ "$smoke" = 1 ] && echo 0.01 || echo 1)" \
@@ -155,6 +161,18 @@ mem = g("c_memory_beyond_body")
 row("memory with 10,000 queued events (server down)", f"{mem:.0f} B/event beyond its body",
     f"empty client; RSS delta {g('c_memory_rss_per_event'):.0f} B/event, body {g('c_memory_body_bytes'):.0f} B",
     "—", "≤ 512 B/event", mem <= 512)
+sp50, sp99 = g("spool_track_p50"), g("spool_track_p99")
+row("C `hm_track` call with a spool, flush thread busy", f"median {sp50:.3f} µs, p99 {sp99:.2f} µs",
+    f"memory mode: median {p50:.3f} µs, p99 {p99:.2f} µs", f"{sp50 / p50:.2f}×", "≤ 1.2× memory mode", sp50 <= 1.2 * p50)
+sc = g("spool_commit_events_per_s")
+row("events/s committed to the spool by the flush thread, no limit (nothing sent)", f"{sc:,.0f} events/s",
+    f"calls: {one:,.0f}/s from 1 thread", "—", "≥ 50,000/s", sc >= 50000)
+sd = g("spool_deliver_events_per_s")
+row("delivery with a spool, no limits (C, 16 in flight)", f"{sd:,.0f} events/s",
+    f"wrk -c16: {w:,.0f} req/s; memory mode {d:,.0f} events/s", f"{100 * sd / w:.0f}%", "≥ 50% of wrk", sd / w >= 0.5)
+sb = g("spool_bytes_per_event")
+rows.append(("disk bytes per queued event (spool files incl. WAL)", f"{sb:.0f} B/event",
+             f"memory mode: {mem + g('c_memory_body_bytes'):.0f} B/event in RAM (body {g('c_memory_body_bytes'):.0f} B)", "—", "—", "—"))
 lh, lj = g("py_load_himetrica"), g("py_load_json")
 row("library load + client start (Python `import himetrica` + `Client()`)", f"{lh:.1f} ms",
     f"`import json`: {lj:.2f} ms", f"+{lh - lj:.1f} ms", "≤ 30 ms", lh <= 30)

@@ -248,6 +248,16 @@ typedef enum hm_stat {
   HM_STAT_SHARED_FALLBACKS = 10,
 /// Redis calls of the shared limit that failed (connection, timeout, error answer).
   HM_STAT_REDIS_ERRORS = 11,
+/// With a spool: calls this process committed to it.
+  HM_STAT_SPOOLED = 12,
+/// With a spool: bytes its files take on disk (at the last commit).
+  HM_STAT_SPOOL_BYTES = 13,
+/// With a spool: requests sent again because an earlier sender died (or exited) after starting them: they may have arrived before (at-least-once).
+  HM_STAT_RESENT = 14,
+/// With a spool: 1 while this process is the spool's sender, else 0.
+  HM_STAT_SENDER = 15,
+/// With a spool: times the spool failed at run time (disk full, I/O error) and the client fell back to memory.
+  HM_STAT_SPOOL_ERRORS = 16,
 } hm_stat;
 
 /** Every counter of a client, read at one instant by hm_stats_snapshot(). Set `size` to
@@ -279,6 +289,16 @@ typedef struct hm_stats {
     uint64_t shared_fallbacks;
     /** Redis calls of the shared limit that failed (connection, timeout, error answer). */
     uint64_t redis_errors;
+    /** With a spool: calls this process committed to it. */
+    uint64_t spooled;
+    /** With a spool: bytes its files take on disk (at the last commit). */
+    uint64_t spool_bytes;
+    /** With a spool: requests sent again because an earlier sender died (or exited) after starting them: they may have arrived before (at-least-once). */
+    uint64_t resent;
+    /** With a spool: 1 while this process is the spool's sender, else 0. */
+    uint64_t sender;
+    /** With a spool: times the spool failed at run time (disk full, I/O error) and the client fell back to memory. */
+    uint64_t spool_errors;
 } hm_stats;
 
 /// Reads every counter at one instant into `*stats`, so they agree with each other (queued ==

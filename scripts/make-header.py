@@ -141,7 +141,7 @@ def swift_doc(source, declaration):
 def stats(root):
     """[(snake_name, swift_property, doc)] in Stats.named's order."""
     source = read(root, "Sources/HimetricaCore/Delivery.swift")
-    named = re.search(r"public var named: \[\(name: String, value: UInt64\)\] \{(.*?)\n    \}", source, re.S)
+    named = re.search(r"(?:public|package) var named: \[\(name: String, value: UInt64\)\] \{(.*?)\n    \}", source, re.S)
     if not named:
         sys.exit("Delivery.swift: Stats.named not found")
     result = []

@@ -31,7 +31,7 @@ expect_stale "a status code edited in Node's copy" bindings/node/lib/constants.j
 fresh; sed -i "/\"max_in_flight\"/d" "$work/tree/bindings/python/src/himetrica/_constants.py"
 expect_stale "an option removed from Python's copy" bindings/python/src/himetrica/_constants.py
 
-fresh; sed -i 's/("queue_depth", queueDepth)/("queue_depth", queueDepth), ("spooled", spooled)/; s/public var queueDepth: UInt64 = 0/&\n    \/\/\/ Requests in the spool.\n    public var spooled: UInt64 = 0/' \
+fresh; sed -i 's/("queue_depth", queueDepth)/("queue_depth", queueDepth), ("future_counter", futureCounter)/; s/public var queueDepth: UInt64 = 0/&\n    \/\/\/ A counter still to come.\n    public var futureCounter: UInt64 = 0/' \
   "$work/tree/Sources/HimetricaCore/Delivery.swift"
 expect_stale "a counter added to Stats" "himetrica_types.h.*index.d.ts"
 

@@ -32,4 +32,8 @@ extension HimetricaClient {
     public typealias Delivery = HimetricaCore.Delivery
     /// How a request ended: delivered, rejected, gave up or dropped.
     public typealias DeliveryOutcome = HimetricaCore.DeliveryOutcome
+    /// Whether spool commits are fsynced (``Configuration/spoolSync``).
+    public typealias SpoolSync = HimetricaCore.SpoolSync
+    /// The local limit kept while Redis is away (``Configuration/sharedLimitFallback``).
+    public typealias SharedLimitFallback = HimetricaCore.SharedLimitFallback
 }

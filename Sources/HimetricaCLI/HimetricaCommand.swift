@@ -25,7 +25,7 @@ struct HimetricaCommand: AsyncParsableCommand {
             2 invalid input, 3 not delivered in time.
             """,
         version: Version.string,
-        subcommands: [Track.self, Identify.self, UserId.self])
+        subcommands: [Track.self, Identify.self, UserId.self, Spool.self])
 }
 
 /// Options every subcommand takes.
@@ -38,6 +38,9 @@ struct ConnectionOptions: ParsableArguments {
 
     @Option(help: "Seconds to wait for delivery.")
     var timeout: Double = 30
+
+    @Option(help: "A spool directory: the call is committed there and delivered even if this command ends first. Default: $HIMETRICA_SPOOL.")
+    var spool: String?
 
     @Flag(help: "Print the outcome as JSON.")
     var json = false
@@ -186,6 +189,7 @@ struct Runner {
         var configuration = Configuration()
         configuration.surface = "cli"
         if let endpoint = options.endpoint ?? environment["HIMETRICA_ENDPOINT"] { configuration.endpoint = endpoint }
+        if let spool = options.spool ?? environment["HIMETRICA_SPOOL"], !spool.isEmpty { configuration.spool = spool }
         configuration.onDelivery = { [outcome] in outcome.set($0) }
         do {
             return try HimetricaClient(secretKey: key, configuration: configuration)
@@ -202,8 +206,11 @@ struct Runner {
             fail(error)
         }
         let result = await client.flush(timeout: .milliseconds(Int64(options.timeout * 1000)))
-        guard result.completed, let delivery = outcome.value else {
-            fail(HimetricaError.timeout)
+        guard result.completed else { fail(HimetricaError.timeout) }
+        guard let delivery = outcome.value else {
+            // With a spool, another process may have been the sender: its outcome is reported there.
+            print(ok: true, text: "sent from the spool by another process", json: ["endpoint": .string(endpoint.name), "outcome": .string("sent_by_another_process")])
+            return
         }
         let summary: [String: JSONValue] = [
             "endpoint": .string(delivery.endpoint.name), "outcome": .string("\(delivery.outcome)"),
@@ -269,6 +276,93 @@ extension ISO8601DateFormatter {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         return formatter
+    }
+}
+
+/// `himetrica spool`: look into a spool, or send what waits in it.
+struct Spool: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Look into a spool directory or send what waits in it.",
+        subcommands: [SpoolStatusCommand.self, SpoolDrain.self])
+}
+
+struct SpoolStatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Requests waiting per endpoint and key fingerprint, the oldest one's age, bytes used, and the sending process. Safe while applications use the spool.")
+
+    @Argument(help: "The spool directory.")
+    var path: String
+
+    @Flag(help: "Print the status as one JSON object.")
+    var json = false
+
+    func run() async throws {
+        let status: SpoolStatus
+        do {
+            status = try SpoolStatus(path: path)
+        } catch {
+            FileHandle.standardError.write(Data("himetrica: \(error)\n".utf8))
+            Glibc.exit(2)
+        }
+        if json {
+            let waiting: [JSONValue] = status.waiting.map {
+                .object([
+                    "endpoint": .string($0.endpoint.name), "fingerprint": .string($0.fingerprint),
+                    "count": .int(Int64($0.count)), "oldest_age_seconds": .double($0.oldestAgeSeconds),
+                ])
+            }
+            let object: JSONValue = .object([
+                "path": .string(status.path), "waiting": .array(waiting), "bytes": .int(status.bytes),
+                "sender_pid": status.senderPid.map { .int(Int64($0)) } ?? .null,
+            ])
+            Swift.print(String(decoding: (try? JSONWriter.object(object, field: "output")) ?? [], as: UTF8.self))
+            return
+        }
+        Swift.print("spool \(status.path): \(status.bytes) bytes, sender: \(status.senderPid.map { "pid \($0)" } ?? "none")")
+        if status.waiting.isEmpty { Swift.print("nothing waiting") }
+        for row in status.waiting {
+            Swift.print("\(row.endpoint.name)\t\(row.fingerprint)\t\(row.count) waiting\toldest \(String(format: "%.1f", row.oldestAgeSeconds)) s")
+        }
+    }
+}
+
+struct SpoolDrain: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "drain",
+        abstract: "Send what waits in the spool for this key, then exit by outcome: 0 all delivered, 1 some refused, 3 some not delivered in time. Safe while applications use the spool (one process sends at a time).")
+
+    @Argument(help: "The spool directory.")
+    var path: String
+
+    @OptionGroup var connection: ConnectionOptions
+
+    func run() async throws {
+        var options = connection
+        options.spool = path
+        let runner = Runner(options)
+        let client = try runner.client()
+        let key = options.secretKey ?? ProcessInfo.processInfo.environment["HIMETRICA_SECRET_KEY"] ?? ""
+        let deadline = ContinuousClock.now + .milliseconds(Int64(options.timeout * 1000))
+        var left = Int.max
+        while ContinuousClock.now < deadline {
+            left = (try? SpoolStatus(path: path).count(forKey: key)) ?? left
+            if left == 0 { break }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        let stats = client.stats
+        _ = await client.shutdown(timeout: .seconds(1))
+        let summary: [String: JSONValue] = [
+            "delivered": .int(Int64(stats.delivered)), "rejected": .int(Int64(stats.rejected)),
+            "gave_up": .int(Int64(stats.gaveUp)), "waiting": .int(Int64(left == Int.max ? -1 : left)),
+        ]
+        let ok = left == 0 && stats.rejected == 0 && stats.gaveUp == 0
+        runner.print(
+            ok: ok,
+            text: "drained \(path): \(stats.delivered) delivered, \(stats.rejected) rejected, \(stats.gaveUp) gave up, \(left == Int.max ? "?" : String(left)) waiting",
+            json: summary)
+        if left != 0 || stats.gaveUp > 0 { Glibc.exit(3) }
+        if stats.rejected > 0 { Glibc.exit(1) }
     }
 }
 #endif

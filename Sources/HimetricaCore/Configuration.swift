@@ -69,6 +69,19 @@ public struct Configuration: Sendable {
     public var maxResponseBytes: Int = 64 * 1024
     /// The surface using the engine (`swift`, `c`, `python`, `node`, `cli`), for `User-Agent`.
     package var surface: String = "swift"
+    /// A directory for the durable spool, shared by the host's processes: accepted calls are
+    /// committed there and delivered across exits, crashes and restarts, by one sending process
+    /// at a time. nil (the default): requests are held in memory only.
+    public var spool: String?
+    /// The longest a call waits before the flush thread commits it to the spool (one
+    /// transaction per interval): what a SIGKILL may lose. Default 10 ms.
+    public var spoolCommitInterval: Duration = .milliseconds(10)
+    /// Whether each spool commit is fsynced (`.full`, survives power loss) or not (`.normal`,
+    /// survives a crash of the process). Default `.normal`.
+    public var spoolSync: SpoolSync = .normal
+    /// The most bytes the spool's files may take; past it, calls fail with
+    /// ``HimetricaError/queueFull`` and count as dropped. Default 256 MiB.
+    public var spoolMaxBytes: Int = 256 << 20
     /// Where log lines go. Default: swift-log's `Logger(label: "himetrica")`.
     public var logger: Logger = Logger(label: "himetrica")
     /// Shares each endpoint's limit with every host using this key through Redis:
@@ -106,6 +119,11 @@ public struct Configuration: Sendable {
         try check(connectTimeout > .zero, "connect_timeout", "must be more than 0 seconds")
         try check(requestTimeout > .zero, "request_timeout", "must be more than 0 seconds")
         try check((0...10_000_000).contains(userIdCacheCapacity), "user_id_cache_capacity", "must be between 0 and 10000000")
+        try check(
+            spoolCommitInterval >= .zero && spoolCommitInterval <= .seconds(10), "spool_commit_interval",
+            "must be between 0 and 10 seconds")
+        try check((65536...(1 << 50)).contains(spoolMaxBytes), "spool_max_bytes", "must be between 65536 and 1125899906842624")
+        try check(spool.map { !$0.isEmpty } ?? true, "spool", "must not be empty (leave it unset for no spool)")
         try check((1024...(64 << 20)).contains(maxResponseBytes), "max_response_bytes", "must be between 1024 and 67108864")
         for (endpoint, limit) in rateLimits {
             guard let limit else { continue }
@@ -160,6 +178,12 @@ public struct Configuration: Sendable {
         case "not_found_cache_seconds": notFoundCacheDuration = try seconds(name)
         case "max_response_bytes": maxResponseBytes = try integer(name)
         case "ca_file": caFile = value.isEmpty ? nil : value
+        case "spool": spool = value.isEmpty ? nil : value
+        case "spool_commit_interval": spoolCommitInterval = try seconds(name)
+        case "spool_sync":
+            guard let sync = SpoolSync(rawValue: value) else { throw ValidationError(field: name, rule: "must be normal or full") }
+            spoolSync = sync
+        case "spool_max_bytes": spoolMaxBytes = try integer(name)
         case "allow_insecure_http":
             switch value {
             case "true", "1": allowInsecureHTTP = true

@@ -54,6 +54,18 @@ public struct Stats: Sendable, Hashable {
     public var sharedFallbacks: UInt64 = 0
     /// Redis calls of the shared limit that failed (connection, timeout, error answer).
     public var redisErrors: UInt64 = 0
+    /// With a spool: calls this process committed to it.
+    public var spooled: UInt64 = 0
+    /// With a spool: bytes its files take on disk (at the last commit).
+    public var spoolBytes: UInt64 = 0
+    /// With a spool: requests sent again because an earlier sender died (or exited) after
+    /// starting them: they may have arrived before (at-least-once).
+    public var resent: UInt64 = 0
+    /// With a spool: 1 while this process is the spool's sender, else 0.
+    public var sender: UInt64 = 0
+    /// With a spool: times the spool failed at run time (disk full, I/O error) and the client
+    /// fell back to memory.
+    public var spoolErrors: UInt64 = 0
 
     /// All counters at zero.
     public init() {}
@@ -64,6 +76,7 @@ public struct Stats: Sendable, Hashable {
         [("queued", queued), ("delivered", delivered), ("rejected", rejected), ("retried", retried),
          ("gave_up", gaveUp), ("dropped", dropped), ("throttled", throttled), ("in_flight", inFlight),
          ("queue_depth", queueDepth), ("shared_permits", sharedPermits), ("shared_fallbacks", sharedFallbacks),
-         ("redis_errors", redisErrors)]
+         ("redis_errors", redisErrors), ("spooled", spooled), ("spool_bytes", spoolBytes), ("resent", resent),
+         ("sender", sender), ("spool_errors", spoolErrors)]
     }
 }

@@ -17,9 +17,10 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl"),
         .target(name: "CHiredis", path: "Sources/CHiredis", linkerSettings: [.linkedLibrary(":libhiredis.a")]),
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3"),
         .target(name: "HimetricaRules", path: "Sources/HimetricaRules"),
         .target(
-            name: "HimetricaCore", dependencies: ["HimetricaRules", "CCurl", "CHiredis", .product(name: "Logging", package: "swift-log")],
+            name: "HimetricaCore", dependencies: ["HimetricaRules", "CCurl", "CHiredis", "CSQLite", .product(name: "Logging", package: "swift-log")],
             path: "Sources/HimetricaCore"),
         .target(
             name: "Himetrica",

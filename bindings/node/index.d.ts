@@ -83,33 +83,41 @@ export interface CoreOptions {
   maxInFlight?: number;
   /** The most attempts per request, the first included. Default 10. */
   maxAttempts?: number;
-  /** The oldest a request may be and still be retried, in seconds. Default 600. (Node: in milliseconds.) */
+  /** The oldest a request may be and still be retried. Default 600 s. (Node: in milliseconds.) */
   maxRetryAge?: number;
-  /** The first retry waits up to this many seconds; each later one doubles it. Default 0.25. (Node: in milliseconds.) */
+  /** The first retry waits up to this long; each later one doubles it. Default 0.25 s. (Node: in milliseconds.) */
   retryBaseDelay?: number;
-  /** The longest backoff ceiling, in seconds. Default 30. (Node: in milliseconds.) */
+  /** The longest backoff ceiling. Default 30 s. (Node: in milliseconds.) */
   retryMaxDelay?: number;
-  /** Seconds allowed to open a connection. Default 5. (Node: in milliseconds.) */
+  /** Time allowed to open a connection. Default 5 s. (Node: in milliseconds.) */
   connectTimeout?: number;
-  /** Seconds allowed for a whole request. Default 10. (Node: in milliseconds.) */
+  /** Time allowed for a whole request. Default 10 s. (Node: in milliseconds.) */
   requestTimeout?: number;
-  /** How long `flush(timeout:)` may take when the process exits. Default 2 s. (Node: in milliseconds.) */
+  /** How long the flush at process exit may take. Default 2 s. (Node: in milliseconds.) */
   exitFlushTimeout?: number;
   /** How many visitor → user id answers are remembered. Default 10,000. */
   userIdCacheCapacity?: number;
-  /** How long a "visitor not found" answer is remembered, in seconds. Default 10. */
+  /** How long a "visitor not found" answer is remembered (C/Python option `not_found_cache_seconds`). Default 10 s. */
   notFoundCacheSeconds?: number;
   /** The largest response body read; the rest is discarded. Default 64 KiB. */
   maxResponseBytes?: number;
   /** A CA bundle (PEM file) to verify the server with instead of the system's. */
   caFile?: string;
+  /** A directory for the durable spool, shared by the host's processes: accepted calls are committed there and delivered across exits, crashes and restarts, by one sending process at a time. nil (the default): requests are held in memory only. */
+  spool?: string;
+  /** The longest a call waits before the flush thread commits it to the spool (one transaction per interval): what a SIGKILL may lose. Default 10 ms. (Node: in milliseconds.) */
+  spoolCommitInterval?: number;
+  /** The rate limit for spool_sync requests: COUNT per SECONDS, or none. */
+  spoolSync?: string;
+  /** The most bytes the spool's files may take; past it, calls fail with `queueFull` and count as dropped. Default 256 MiB. */
+  spoolMaxBytes?: number;
   /** Allow `http://` to hosts other than loopback. Default false: the key only travels in TLS. */
   allowInsecureHttp?: boolean;
   /** Shares each endpoint's limit with every host using this key through Redis: `redis://[user:password@]host:port[/db]`. Each request then also needs a permit from Redis; when Redis is away the client keeps to `sharedLimitFallback`. Default: the environment variable `HIMETRICA_SHARED_LIMIT`, else nil (no shared limit). */
   sharedLimit?: string;
   /** The rate limit for shared_limit_fallback requests: COUNT per SECONDS, or none. */
   sharedLimitFallback?: string;
-  /** The window's length in seconds. (Node: in milliseconds.) */
+  /** The longest a connection to Redis or one Redis command may take. Default 200 ms. (Node: in milliseconds.) */
   sharedLimitTimeout?: number;
   /** The rate limit for track requests: COUNT per SECONDS, or none. */
   rateLimitTrack?: RateLimit;
@@ -145,6 +153,16 @@ export interface Stats {
   sharedFallbacks: number;
   /** Redis calls of the shared limit that failed (connection, timeout, error answer). */
   redisErrors: number;
+  /** With a spool: calls this process committed to it. */
+  spooled: number;
+  /** With a spool: bytes its files take on disk (at the last commit). */
+  spoolBytes: number;
+  /** With a spool: requests sent again because an earlier sender died (or exited) after starting them: they may have arrived before (at-least-once). */
+  resent: number;
+  /** With a spool: 1 while this process is the spool's sender, else 0. */
+  sender: number;
+  /** With a spool: times the spool failed at run time (disk full, I/O error) and the client fell back to memory. */
+  spoolErrors: number;
 }
 
 /** A log line's level. */

@@ -49,6 +49,16 @@ typedef struct hm_stats {
     uint64_t shared_fallbacks;
     /** Redis calls of the shared limit that failed (connection, timeout, error answer). */
     uint64_t redis_errors;
+    /** With a spool: calls this process committed to it. */
+    uint64_t spooled;
+    /** With a spool: bytes its files take on disk (at the last commit). */
+    uint64_t spool_bytes;
+    /** With a spool: requests sent again because an earlier sender died (or exited) after starting them: they may have arrived before (at-least-once). */
+    uint64_t resent;
+    /** With a spool: 1 while this process is the spool's sender, else 0. */
+    uint64_t sender;
+    /** With a spool: times the spool failed at run time (disk full, I/O error) and the client fell back to memory. */
+    uint64_t spool_errors;
 } hm_stats;
 /* END GENERATED hm_stats */
 

@@ -15,15 +15,15 @@ import Darwin
 /// report through callbacks (or block, in their blocking forms) and always end by their
 /// deadline.
 package final class Engine: @unchecked Sendable {
-    private let configuration: Configuration
+    let configuration: Configuration
     private let baseURL: BaseURL
     /// The full URL of each endpoint, built once (not per request).
     private let endpointURLs: [String]
-    private let clock: any EngineClock
+    let clock: any EngineClock
     private let makeTransport: () -> any Transport
-    private let logger: Logger
+    let logger: Logger
     /// Accepted calls on their way to the scheduler; callers never take `lock`.
-    private let intake: Intake
+    let intake: Intake
     /// Whether the flush thread has been started (read without the lock on every call).
     private let threadStarted = Atomic<Bool>(false)
     /// Calls refused because the queue was full.
@@ -37,10 +37,14 @@ package final class Engine: @unchecked Sendable {
     /// interval with the count held back (one flood must not flood the log).
     private let queueFullLine = RepeatedLogLine(), retryLine = RepeatedLogLine()
     private let rejectedLine = RepeatedLogLine(), gaveUpLine = RepeatedLogLine()
+    /// The spool has reached ``Configuration/spoolMaxBytes``: calls are refused.
+    let spoolFull = Atomic<Bool>(false)
 
     // Everything below is guarded by `lock`.
-    private let lock = ConditionLock()
-    private var scheduler: Scheduler
+    let lock = ConditionLock()
+    var scheduler: Scheduler
+    /// With ``Configuration/spool``: the spool (its own fields say what guards them).
+    let spool: SpoolLink?
     private var transport: any Transport
     /// With `shared_limit`: takes permits from Redis on its own thread (see SharedLimit/).
     private var sharedLimiter: SharedLimiter?
@@ -49,23 +53,23 @@ package final class Engine: @unchecked Sendable {
     private var thread: pthread_t?
     /// Set by ``close()``: the thread finishes on its own and nobody joins it.
     private var threadDetached = false
-    private var phase = Phase.running
-    private var stopDeadline: UInt64 = 0
+    var phase = Phase.running
+    var stopDeadline: UInt64 = 0
     /// What stopped the engine, as the line about undelivered requests names it
     /// ("shutdown (timeout 5 s)"); set by the first call that stops it.
     private var stopCause = ""
     private var wakeRequested = false
     /// Outcome reports (delivery callbacks) the flush thread is running outside the lock: a
     /// flush is not done until they are.
-    private var reportsRunning = 0
-    private var idleWaiters: [(deadline: UInt64, done: @Sendable (FlushResult) -> Void)] = []
+    var reportsRunning = 0
+    var idleWaiters: [(deadline: UInt64, done: @Sendable (FlushResult) -> Void)] = []
     /// Lookups waiting for a `GET /user-id` answer, by visitor. A visitor has an entry exactly
     /// while its request is queued or in flight, also when every waiter has timed out (the
     /// entry is then empty): a later lookup joins that request instead of sending another.
     private var lookupWaiters: [String: [(deadline: UInt64, done: @Sendable (Result<String, HimetricaError>) -> Void)]] = [:]
     private var reportedUnauthorized = false
 
-    private enum Phase {
+    enum Phase {
         /// Accepting calls and sending.
         case running
         /// No more calls; the thread sends what it can until `stopDeadline`, then stops.
@@ -90,18 +94,23 @@ package final class Engine: @unchecked Sendable {
                 url: try RedisURL(url), fingerprint: SecretKey.fingerprint(secretKey), rateLimits: configuration.rateLimits,
                 timeoutMilliseconds: configuration.sharedLimitTimeoutMilliseconds, logger: configuration.logger))
         }
-        try self.init(configuration: configuration, clock: Clock(), sharedLimiter: sharedLimiter) {
+        try self.init(
+            configuration: configuration, clock: Clock(), keyFingerprint: SecretKey.fingerprint(secretKey),
+            sharedLimiter: sharedLimiter
+        ) {
             CurlTransport(settings: settings)
         }
     }
 
     /// Creates an engine with an injected clock and transport (for tests), and optionally a
-    /// shared limit.
+    /// shared limit. With a spool, its rows carry `keyFingerprint`.
     init(
-        configuration: Configuration, clock: any EngineClock, sharedLimiter: SharedLimiter? = nil,
+        configuration: Configuration, clock: any EngineClock, keyFingerprint: String = "fp_test",
+        sharedLimiter: SharedLimiter? = nil,
         makeTransport: @escaping () -> any Transport
     ) throws(ValidationError) {
         try configuration.validate()
+        spool = try Self.openSpool(configuration, fingerprint: keyFingerprint)
         self.configuration = configuration
         baseURL = try BaseURL(configuration.endpoint, allowInsecureHTTP: configuration.allowInsecureHTTP)
         endpointURLs = Endpoint.allCases.map { [baseURL] in baseURL.text + $0.path }
@@ -117,6 +126,9 @@ package final class Engine: @unchecked Sendable {
             notFoundTTL: configuration.notFoundCacheDuration.nanoseconds)
         ProcessHooks.register(self)
         sharedLimiter?.attach(self)
+        // With a spool there may be rows from earlier processes to send: be a candidate sender now.
+        // (A thread that cannot start now is tried again, and reported, at the first call.)
+        if spool != nil, let failure = lock.withLock({ startThread() }) { _ = reported(failure) }
     }
 
     // MARK: Calls
@@ -133,7 +145,10 @@ package final class Engine: @unchecked Sendable {
             let failure = lock.withLock { thread == nil && phase == .running ? startThread() : nil }
             if let failure { throw reported(failure) }
         }
-        switch intake.push(endpoint, identity: identity, body: body, linked: linked, now: clock.monotonicNanoseconds()) {
+        let pushed: Intake.Pushed =
+            spoolFull.load(ordering: .relaxed)
+            ? .full : intake.push(endpoint, identity: identity, body: body, linked: linked, now: clock.monotonicNanoseconds())
+        switch pushed {
         case .accepted(let first):
             if first {
                 // The flush thread takes a shard's calls all at once: only the first after
@@ -143,8 +158,12 @@ package final class Engine: @unchecked Sendable {
         case .full:
             refused.wrappingAdd(1, ordering: .relaxed)
             if let heldBack = queueFullLine.admit(now: clock.monotonicNanoseconds()) {
-                logger.warning(
-                    "queue full (\(configuration.queueCapacity) requests); calls are refused until it drains\(RepeatedLogLine.note(heldBack, "calls refused"))")
+                let note = RepeatedLogLine.note(heldBack, "calls refused")
+                if spoolFull.load(ordering: .relaxed) {
+                    logger.warning("spool full (spool_max_bytes \(configuration.spoolMaxBytes)); calls are refused until it drains\(note)")
+                } else {
+                    logger.warning("queue full (\(configuration.queueCapacity) requests); calls are refused until it drains\(note)")
+                }
             }
             throw .queueFull
         case .closed:
@@ -197,9 +216,9 @@ package final class Engine: @unchecked Sendable {
     /// have passed, with what is still pending then.
     package func whenIdle(timeout: Double, done: @escaping @Sendable (FlushResult) -> Void) {
         lock.lock()
-        takeIntake()
-        if (scheduler.isIdle && reportsRunning == 0) || phase == .stopped {
-            let pending = scheduler.pendingEvents
+        if spooling == nil { takeIntake() }
+        if (isIdle && reportsRunning == 0) || phase == .stopped {
+            let pending = pendingEvents
             lock.unlock()
             return done(FlushResult(pending: pending))
         }
@@ -324,7 +343,7 @@ package final class Engine: @unchecked Sendable {
             lock.unlock()
             return FlushResult(pending: pending)
         }
-        let pending = Int(scheduler.stats.dropped - dropped)
+        let pending = spooling.map(\.ownWaiting) ?? Int(scheduler.stats.dropped - dropped)
         let joinable = thread != nil && !threadDetached
         thread = nil
         lock.unlock()
@@ -354,7 +373,7 @@ package final class Engine: @unchecked Sendable {
 
     /// The counters now.
     package var stats: Stats {
-        var stats = lock.withLock { scheduler.stats }
+        var stats = lock.withLock { spoolStats(scheduler.stats) }
         if let sharedLimiter = lock.withLock({ sharedLimiter }) {
             stats.sharedFallbacks = sharedLimiter.fallbacks.load(ordering: .relaxed)
             stats.redisErrors = sharedLimiter.errors.load(ordering: .relaxed)
@@ -428,9 +447,10 @@ package final class Engine: @unchecked Sendable {
             let now = clock.monotonicNanoseconds()
             // New calls wait in the intake while none of them could leave anyway (in-flight
             // cap or rate limit reached): callers then append without waking this thread.
-            let intakeOpensAt = phase == .stopping ? now : scheduler.newRequestsStart(now: now)
+            // (With a spool, calls go from the intake to the spool on its own schedule.)
+            let intakeOpensAt = spooling != nil ? nil : phase == .stopping ? now : scheduler.newRequestsStart(now: now)
             if let at = intakeOpensAt, at <= now { takeIntake() }
-            if phase == .stopping, scheduler.isIdle || now >= stopDeadline { break }
+            if phase == .stopping, spooling == nil ? scheduler.isIdle || now >= stopDeadline : spoolDone(now: now) { break }
             wakeRequested = false
             let started = phase == .stopping && now >= stopDeadline ? [] : scheduler.takeStartable(now: now)
             if let sharedLimiter, !sharedLimiter.publish(demand: scheduler.sharedDemand(now: now)) {
@@ -444,23 +464,26 @@ package final class Engine: @unchecked Sendable {
                 for waiter in waiters { wakeAt = min(wakeAt ?? waiter.deadline, waiter.deadline) }
             }
             if phase == .stopping { wakeAt = min(wakeAt ?? stopDeadline, stopDeadline) }
+            var turn = spooling.map { prepareSpoolTurn($0, now: now, started: started) }
+            if let link = spooling, let at = spoolWakeAt(link, now: now) { wakeAt = min(wakeAt ?? at, at) }
             let current = transport
             lock.unlock()
 
             expired?()
+            if turn != nil, performSpoolTurn(&turn!, now: now, started: started) { wakeAt = now }
             for job in started { current.start(request(for: job)) }
             let timeout = wakeAt.map { $0 > now ? min(($0 - now) / 1_000_000 + 1, 1000) : 0 } ?? 1000
             let answers = current.poll(timeoutMilliseconds: Int32(timeout))
             passForkGate()
 
             lock.lock()
-            if answers.isEmpty, !scheduler.isIdle || idleWaiters.isEmpty { continue }
+            if answers.isEmpty, !isIdle || idleWaiters.isEmpty { continue }
             var followUps: [() -> Void] = []
             followUps.reserveCapacity(answers.count + 1)
             for (id, response) in answers {
                 if let followUp = handle(id: id, response: response) { followUps.append(followUp) }
             }
-            if scheduler.isIdle, !idleWaiters.isEmpty { followUps.append(takeIdleWaiters()) }
+            if isIdle, !idleWaiters.isEmpty { followUps.append(takeIdleWaiters()) }
             if followUps.isEmpty { continue }
             reportsRunning += 1
             lock.unlock()
@@ -468,7 +491,7 @@ package final class Engine: @unchecked Sendable {
             lock.lock()
             reportsRunning -= 1
             // A flush that started while the reports ran waited for them: it is done now.
-            if scheduler.isIdle, !idleWaiters.isEmpty {
+            if isIdle, !idleWaiters.isEmpty {
                 let done = takeIdleWaiters()
                 lock.unlock()
                 done()
@@ -476,6 +499,7 @@ package final class Engine: @unchecked Sendable {
             }
         }
         transport.cancelAll()
+        closeSpool()
         sharedLimiter?.stop()
         let (_, tell) = dropEverything()
         lock.unlock()
@@ -511,7 +535,11 @@ package final class Engine: @unchecked Sendable {
         let now = clock.monotonicNanoseconds()
         let completion = scheduler.complete(
             id: id, response: response, now: now, nowUnixMilliseconds: clock.unixMilliseconds(), using: &rng)
-        if completion.delivery != nil { finished(1) }
+        if let row = completion.spoolRow {
+            spool?.finished(row)
+        } else if completion.delivery != nil {
+            finished(1)
+        }
         if let pause = completion.pause {
             sharedLimiter?.publishPause(pause.endpoint, milliseconds: Int(pause.nanoseconds / 1_000_000))
         }
@@ -577,7 +605,7 @@ package final class Engine: @unchecked Sendable {
 
     /// Moves the calls waiting in the intake into the scheduler, in call order. Call holding
     /// the lock.
-    private func takeIntake() {
+    func takeIntake() {
         for entry in intake.drain() {
             scheduler.enqueue(
                 endpoint: entry.endpoint, identity: entry.identity, body: entry.body, linked: entry.linked,
@@ -589,7 +617,7 @@ package final class Engine: @unchecked Sendable {
     /// and fails the lookups still waiting. Call holding the lock; returns how many requests were
     /// dropped and what reports them, to run once the lock is released.
     private func dropEverything() -> (dropped: Int, tell: () -> Void) {
-        takeIntake()
+        if spooling == nil { takeIntake() }
         let (deliveries, _) = scheduler.dropAll()
         finished(deliveries.count)
         let waiters = takeLookupWaiters()
@@ -640,10 +668,10 @@ package final class Engine: @unchecked Sendable {
         value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value)
     }
 
-    private func takeIdleWaiters() -> () -> Void {
+    func takeIdleWaiters() -> () -> Void {
         let waiters = idleWaiters
         idleWaiters = []
-        let pending = scheduler.pendingEvents
+        let pending = pendingEvents
         return { waiters.forEach { $0.done(FlushResult(pending: pending)) } }
     }
 
@@ -656,7 +684,7 @@ package final class Engine: @unchecked Sendable {
 
     /// Removes waiters whose deadline has passed; returns the calls that tell them.
     private func takeExpiredWaiters(now: UInt64) -> () -> Void {
-        let pending = scheduler.pendingEvents
+        let pending = pendingEvents
         let idle = idleWaiters.filter { $0.deadline <= now }
         idleWaiters.removeAll { $0.deadline <= now }
         var lookups: [@Sendable (Result<String, HimetricaError>) -> Void] = []
@@ -687,6 +715,8 @@ package final class Engine: @unchecked Sendable {
             sharedLimiter = parent.forChild()
             sharedLimiter?.attach(self)
         }
+        spool?.resetAfterFork()
+        spoolFull.store(false, ordering: .relaxed)
         thread = nil
         threadStarted.store(false, ordering: .relaxed)
         refused.store(0, ordering: .relaxed)

@@ -13,6 +13,11 @@ struct Job {
     /// Monotonic time it was queued.
     let enqueuedAt: UInt64
     var attempts = 0
+    /// The spool row it came from (a spooled job's outcome removes the row, and shutdown
+    /// leaves it in the spool instead of dropping it).
+    var spoolRow: Int64?
+    /// Loaded from the spool after an earlier sender started it: its next start is a resend.
+    var resend = false
     /// Set on a placeholder: it holds its lane until job `placeholderFor` (in another lane)
     /// has an outcome, and is never sent itself.
     var placeholderFor: UInt64?
@@ -58,6 +63,8 @@ struct Completion {
     /// The server asked this endpoint to wait this many ns (Retry-After, X-RateLimit-Reset):
     /// with a shared limit, every host of the key is told.
     var pause: (endpoint: Endpoint, nanoseconds: UInt64)?
+    /// For a final outcome of a spooled request: its row.
+    var spoolRow: Int64?
 }
 
 /// The engine's state machine: which request may leave when. Pure: no threads, no I/O, time
@@ -130,7 +137,38 @@ struct Scheduler {
     ///   the email an identify sets: a track by that email needs the identify done first.
     mutating func enqueue(endpoint: Endpoint, identity: Identity, body: [UInt8], linked: Identity? = nil, now: UInt64) {
         stats.queued += 1
-        let job = Job(id: takeId(), endpoint: endpoint, lane: identity, body: body, visitorId: nil, enqueuedAt: now)
+        add(Job(id: takeId(), endpoint: endpoint, lane: identity, body: body, visitorId: nil, enqueuedAt: now), linked: linked)
+    }
+
+    /// Queues a request loaded from the spool (accepted and counted as queued by whichever
+    /// process wrote it). Rows must come in row order: lanes keep the order they are given.
+    mutating func enqueue(spooled row: SpoolRow, now: UInt64) {
+        var job = Job(
+            id: takeId(), endpoint: row.endpoint, lane: row.identity, body: row.body, visitorId: nil, enqueuedAt: now)
+        job.attempts = row.attempts
+        job.spoolRow = row.id
+        job.resend = row.attempts > 0
+        add(job, linked: row.linked)
+    }
+
+    /// Seeds `endpoint`'s limiter with sends another sender made (monotonic times, oldest
+    /// first), so this one keeps to the window they began.
+    mutating func seedLimiter(_ endpoint: Endpoint, sentAt times: [UInt64]) {
+        for time in times { limiters[endpoint.rawValue]?.record(now: time) }
+    }
+
+    /// Moves the limiter's record of `started` (just taken by ``takeStartable(now:)``) to
+    /// `time`, when they leave later than they were taken.
+    mutating func restamp(_ started: [Job], at time: UInt64) {
+        for endpoint in Endpoint.allCases {
+            let count = started.count { $0.endpoint == endpoint }
+            if count > 0 { limiters[endpoint.rawValue]?.restampLast(count, at: time) }
+        }
+    }
+
+    private mutating func add(_ job: Job, linked: Identity?) {
+        let identity = job.lane!
+        let endpoint = job.endpoint, now = job.enqueuedAt
         stats.queueDepth += 1
         append(job, to: identity)
         if let linked, linked != identity {
@@ -189,7 +227,12 @@ struct Scheduler {
                 limiters[endpoint.rawValue]?.record(now: now)
                 if shared?.take(endpoint, now: now) == true { stats.sharedPermits += 1 }
                 job.attempts += 1
-                if job.attempts > 1, job.endpoint != .userId { stats.retried += 1 }
+                if job.resend {
+                    job.resend = false
+                    stats.resent += 1
+                } else if job.attempts > 1, job.endpoint != .userId {
+                    stats.retried += 1
+                }
                 inFlight[job.id] = job
                 started.append(job)
             }
@@ -267,6 +310,7 @@ struct Scheduler {
         completion.delivery = Delivery(
             endpoint: job.endpoint, outcome: outcome, status: response.status, attempts: job.attempts,
             body: job.body, message: outcome == .delivered ? nil : Self.describe(response))
+        completion.spoolRow = job.spoolRow
         advance(lane)
         if let linked = placeholderLanes.removeValue(forKey: job.id) {
             if lanes[linked]?.first?.placeholderFor == job.id {
@@ -280,10 +324,12 @@ struct Scheduler {
 
     /// Removes every request, waiting or in flight, counting them as dropped; returns the
     /// track and identify ones as deliveries and the visitor ids of abandoned lookups.
+    /// Spooled requests are not dropped: their rows stay for the next sender.
     mutating func dropAll() -> (deliveries: [Delivery], lookups: [String]) {
         var deliveries: [Delivery] = []
         var lookups: [String] = []
         func drop(_ job: Job) {
+            if job.spoolRow != nil { return }
             if let visitorId = job.visitorId {
                 lookups.append(visitorId)
             } else {

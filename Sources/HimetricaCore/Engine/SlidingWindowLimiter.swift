@@ -28,4 +28,9 @@ struct SlidingWindowLimiter {
     mutating func record(now: UInt64) {
         sends.push(now)
     }
+
+    /// Moves the last `count` sends to `time` (later than they were recorded).
+    mutating func restampLast(_ count: Int, at time: UInt64) {
+        sends.updateLast(count) { $0 = max($0, time) }
+    }
 }

@@ -34,6 +34,11 @@ struct FIFO<Element> {
         return element
     }
 
+    /// Changes the newest `count` elements (at most all of them) in place.
+    mutating func updateLast(_ count: Int, _ change: (inout Element) -> Void) {
+        for i in max(head, items.count - count)..<items.count { change(&items[i]) }
+    }
+
     /// Removes and returns every element, oldest first.
     mutating func drain() -> [Element] {
         defer { items = []; head = 0 }

@@ -45,6 +45,11 @@ const STATS = Object.freeze([
   'shared_permits',
   'shared_fallbacks',
   'redis_errors',
+  'spooled',
+  'spool_bytes',
+  'resent',
+  'sender',
+  'spool_errors',
 ]);
 
 /**
@@ -66,6 +71,10 @@ const OPTIONS = Object.freeze({
   notFoundCacheSeconds: ['not_found_cache_seconds', 'number'],
   maxResponseBytes: ['max_response_bytes', 'integer'],
   caFile: ['ca_file', 'string'],
+  spool: ['spool', 'string'],
+  spoolCommitInterval: ['spool_commit_interval', 'seconds'],
+  spoolSync: ['spool_sync', 'string'],
+  spoolMaxBytes: ['spool_max_bytes', 'integer'],
   allowInsecureHttp: ['allow_insecure_http', 'boolean'],
   sharedLimit: ['shared_limit', 'string'],
   sharedLimitFallback: ['shared_limit_fallback', 'string'],

@@ -248,7 +248,8 @@ class Client extends EventEmitter {
       level = typeof l === 'number' ? l : LOG_LEVELS[l];
       if (level === undefined) throw new TypeError(`logLevel must be one of ${Object.keys(LOG_LEVELS).join(', ')}`);
     }
-    const handle = native.create(key, optionPairs(options), makeDispatch(new WeakRef(this)), level);
+    const withSpool = options.spool === undefined && process.env.HIMETRICA_SPOOL ? { ...options, spool: process.env.HIMETRICA_SPOOL } : options;
+    const handle = native.create(key, optionPairs(withSpool), makeDispatch(new WeakRef(this)), level);
     if (Array.isArray(handle)) throw makeError(handle[0], handle[1]);
     this.#h = handle;
     this.#exitFlushMs = options.exitFlushTimeout !== undefined ? Number(options.exitFlushTimeout) : DEFAULT_EXIT_FLUSH_MS;

@@ -169,6 +169,7 @@ def test_stats_names(server, client):
     assert list(stats) == [
         "queued", "delivered", "rejected", "retried", "gave_up", "dropped", "throttled", "in_flight", "queue_depth",
         "shared_permits", "shared_fallbacks", "redis_errors",
+        "spooled", "spool_bytes", "resent", "sender", "spool_errors",
     ]
     assert stats["queued"] == 1 and stats["delivered"] == 1
 

@@ -46,6 +46,11 @@ STATS: tuple[str, ...] = (
     "shared_permits",
     "shared_fallbacks",
     "redis_errors",
+    "spooled",
+    "spool_bytes",
+    "resent",
+    "sender",
+    "spool_errors",
 )
 
 #: Every option ``hm_config_set`` takes, with the kind of value it reads: integer, seconds
@@ -65,6 +70,10 @@ OPTIONS: dict[str, str] = {
     "not_found_cache_seconds": "number",
     "max_response_bytes": "integer",
     "ca_file": "string",
+    "spool": "string",
+    "spool_commit_interval": "seconds",
+    "spool_sync": "string",
+    "spool_max_bytes": "integer",
     "allow_insecure_http": "boolean",
     "shared_limit": "string",
     "shared_limit_fallback": "string",

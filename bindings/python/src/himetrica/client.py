@@ -349,6 +349,8 @@ class Client:
             settings: list[tuple[str, Any]] = []
             if endpoint is not None:
                 settings.append(("endpoint", endpoint))
+            if "spool" not in options and os.environ.get("HIMETRICA_SPOOL"):
+                settings.append(("spool", os.environ["HIMETRICA_SPOOL"]))
             settings.extend(options.items())
             for name, value in settings:
                 text = _option_text(name, value)
@@ -550,7 +552,7 @@ class Client:
         """The client's counters, read at one instant (so queued == delivered + rejected +
         gave_up + dropped + queue_depth + in_flight): queued, delivered, rejected, retried,
         gave_up, dropped, throttled, in_flight, queue_depth, shared_permits, shared_fallbacks,
-        redis_errors."""
+        redis_errors, spooled, spool_bytes, resent, sender, spool_errors."""
         snapshot = _Stats(size=sizeof(_Stats))
         status = self._lib.hm_stats_snapshot(self._handle, byref(snapshot))
         if status:

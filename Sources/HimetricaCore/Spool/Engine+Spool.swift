@@ -1,0 +1,164 @@
+import HimetricaRules
+import Logging
+
+/// The engine's spool glue: the flush thread's turn on the spool, and what "idle" and
+/// "pending" mean with one. (Policy is in ``SpoolSchedule``; storage in ``SQLiteSpool``.)
+extension Engine {
+    /// Opens `configuration.spool`, if set. A bad spool is an error naming the path and the
+    /// cause, at client creation.
+    static func openSpool(_ configuration: Configuration, fingerprint: String) throws(ValidationError) -> SpoolLink? {
+        guard let path = configuration.spool else { return nil }
+        let logger = configuration.logger
+        let sync = configuration.spoolSync
+        let open = { () throws(SpoolError) -> any SpoolStore in
+            try SQLiteSpool(directory: path, sync: sync) { aside in
+                logger.error("the spool's database was corrupt; moved it aside and started a fresh one", metadata: ["spool": "\(path)", "moved_to": "\(aside)"])
+            }
+        }
+        do throws(SpoolError) {
+            return SpoolLink(path: path, fingerprint: fingerprint, configuration: configuration, store: try open(), open: open)
+        } catch {
+            throw ValidationError(field: "spool", rule: error.message)
+        }
+    }
+
+    /// The spool while it works (nil without one, or after it failed and the engine fell back
+    /// to memory).
+    var spooling: SpoolLink? {
+        guard let spool, !spool.failed else { return nil }
+        return spool
+    }
+
+    /// Whether everything this process accepted has its outcome. With a spool: its calls are
+    /// committed and their rows gone, whichever process sent them. Call holding the lock.
+    var isIdle: Bool {
+        guard let link = spooling else { return scheduler.isIdle }
+        return link.committing == 0 && link.ownWaiting == 0 && intake.count == 0
+    }
+
+    /// Requests of this process not finished yet. Call holding the lock.
+    var pendingEvents: Int {
+        guard let link = spooling else { return scheduler.pendingEvents }
+        return link.committing + link.ownWaiting + intake.count
+    }
+
+    /// The scheduler's counters with the spool's. Call holding the lock.
+    func spoolStats(_ base: Stats) -> Stats {
+        guard let spool else { return base }
+        var stats = base
+        stats.queued += spool.spooled
+        stats.spooled = spool.spooled
+        stats.spoolBytes = spool.bytes
+        stats.sender = spool.isSender ? 1 : 0
+        stats.spoolErrors = spool.errors
+        return stats
+    }
+
+    /// What this turn writes and reads. Call holding the lock, on the flush thread.
+    func prepareSpoolTurn(_ link: SpoolLink, now: UInt64, started: [Job]) -> SpoolTurn {
+        var turn = SpoolTurn(batch: SpoolBatch(fingerprint: link.fingerprint))
+        if phase == .stopping || link.schedule.commitAt(now: now) <= now {
+            turn.entries = intake.drain()
+            if !turn.entries.isEmpty {
+                link.committing += turn.entries.count
+                link.schedule.committed(now: now)
+            }
+        }
+        turn.batch.removed = link.removed
+        link.removed = []
+        let unix = clock.unixMilliseconds()
+        for job in started where job.spoolRow != nil {
+            turn.batch.started.append(job.spoolRow!)
+            // Send times matter only to a limit (a successor's limiter keeps to its window).
+            if link.windows.contains(where: { $0.endpoint == job.endpoint }) { turn.batch.sends.append((job.endpoint, unix)) }
+        }
+        if !link.isSender, link.schedule.senderTryAt(now: now) <= now {
+            turn.trySender = true
+            link.schedule.triedSender(now: now)
+        }
+        turn.refill = link.schedule.refill(loaded: link.loaded)
+        let waited = !idleWaiters.isEmpty || phase == .stopping
+        if (waited || turn.refill > 0), link.schedule.pollAt(now: now) <= now {
+            turn.lookForRows = true
+            turn.countOwn = waited
+            link.schedule.polled(now: now)
+        }
+        return turn
+    }
+
+    /// Runs the turn's I/O without the lock, then applies it; `started` are the requests about
+    /// to start once it is done. True when it loaded rows that may start at once.
+    func performSpoolTurn(_ turn: inout SpoolTurn, now: UInt64, started: [Job]) -> Bool {
+        guard let link = spool else { return false }
+        let unix = clock.unixMilliseconds()
+        link.perform(&turn, nowMonotonic: now, nowUnix: unix)
+        lock.lock()
+        // The requests started this turn leave after its commit: the limiter counts them from
+        // then, or a slow commit would let the window's next sends reach the server early.
+        scheduler.restamp(started, at: clock.monotonicNanoseconds())
+        link.apply(turn)
+        if turn.committed { intake.finished(turn.entries.count) }
+        if turn.becameSender {
+            // A predecessor's send times are stamped before its commit, its requests left after
+            // it: they count as 100 ms later, so a slow commit cannot make them look older.
+            for (endpoint, times) in turn.seeds {
+                scheduler.seedLimiter(endpoint, sentAt: times.map { SpoolLink.monotonicTime(ofUnix: $0 + 100, now: now, nowUnix: unix) })
+            }
+            logger.info("this process sends for the spool", metadata: ["spool": "\(link.path)"])
+        }
+        for row in turn.loaded {
+            scheduler.enqueue(spooled: row, now: SpoolLink.monotonicTime(ofUnix: row.capturedAt, now: now, nowUnix: unix))
+        }
+        spoolFull.store(link.bytes >= UInt64(link.maxBytes), ordering: .relaxed)
+        if let error = turn.error {
+            // Nothing is lost: what was not committed is sent from memory from now on.
+            for entry in turn.entries where !turn.committed {
+                scheduler.enqueue(
+                    endpoint: entry.endpoint, identity: entry.identity, body: entry.body, linked: entry.linked,
+                    now: entry.queuedAt)
+            }
+            spoolFull.store(false, ordering: .relaxed)
+            logger.critical(
+                "the spool failed; requests are kept in memory from now on and are lost if the process ends",
+                metadata: ["spool": "\(link.path)", "error": "\(error.message)"])
+        }
+        var done: (() -> Void)?
+        if isIdle, reportsRunning == 0, !idleWaiters.isEmpty { done = takeIdleWaiters() }
+        lock.unlock()
+        done?()
+        return !turn.loaded.isEmpty
+    }
+
+    /// When the spool next needs the flush thread. Call holding the lock.
+    func spoolWakeAt(_ link: SpoolLink, now: UInt64) -> UInt64? {
+        var at: [UInt64] = []
+        if !link.removed.isEmpty { at.append(now) }
+        if intake.count > 0 { at.append(link.schedule.commitAt(now: now)) }
+        if !link.isSender { at.append(link.schedule.senderTryAt(now: now)) }
+        if !idleWaiters.isEmpty || phase == .stopping || link.isSender { at.append(link.schedule.pollAt(now: now)) }
+        return at.min()
+    }
+
+    /// Whether a stopping engine with a spool is done: everything committed, and its own rows
+    /// sent (or the deadline passed: they wait in the spool). Call holding the lock.
+    func spoolDone(now: UInt64) -> Bool {
+        guard let link = spooling else { return true }
+        guard link.committing == 0, link.removed.isEmpty, intake.count == 0 else { return false }
+        return (link.ownWaiting == 0 && scheduler.stats.inFlight == 0) || now >= stopDeadline
+    }
+
+    /// At the end of the flush thread: gives the sender role up and says what waits. Call
+    /// holding the lock.
+    func closeSpool() {
+        guard let link = spooling else { return }
+        lock.unlock()
+        let waiting = link.close()
+        lock.lock()
+        link.closed()
+        if let waiting, waiting > 0 {
+            logger.warning(
+                "requests wait in the spool; the next process that opens it sends them",
+                metadata: ["spool": "\(link.path)", "waiting": "\(waiting)"])
+        }
+    }
+}

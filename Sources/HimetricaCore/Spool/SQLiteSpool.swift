@@ -1,0 +1,421 @@
+import CSQLite
+import HimetricaRules
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// How hard each commit is pushed to the disk (`PRAGMA synchronous`).
+public enum SpoolSync: String, Sendable, CaseIterable {
+    /// WAL without fsync per commit: survives a crash of the process, not of the machine.
+    case normal
+    /// fsync each commit: also survives power loss.
+    case full
+}
+
+/// The spool in SQLite: `spool.db` (WAL mode) and `sender.lock` in one directory, 0600 files
+/// in a 0700 directory. Crash safety, locking between processes and recovery are SQLite's.
+///
+/// Invariants: row ids only grow (AUTOINCREMENT) and a transaction's rows become visible at
+/// its commit, all at once, so a reader that has seen every id up to N never sees a new row
+/// with a smaller id later. The sender role is an `fcntl` write lock on `sender.lock`: the OS
+/// drops it when its holder dies, and a forked child does not inherit it.
+final class SQLiteSpool: SpoolStore {
+    /// The schema this build writes (`PRAGMA user_version`).
+    static let schemaVersion: Int32 = 1
+    /// `PRAGMA application_id`: "hmsp", so another program's database is told apart.
+    static let applicationId: Int32 = 0x686D_7370
+    static let databaseName = "spool.db"
+    static let lockName = "sender.lock"
+
+    let directory: String
+    private var db: OpaquePointer?
+    private var lockPath: String { directory + "/" + Self.lockName }
+    private var statements: [String: OpaquePointer] = [:]
+    /// The origin this connection holds the sender role for.
+    private var senderOrigin: String?
+    /// Send times recorded since old ones were last pruned.
+    private var sendsSincePrune = 0
+
+    /// Opens (or creates) the spool in `directory`. A database that SQLite finds corrupt is
+    /// moved aside to `spool.db.corrupt-<unix time>` (reported through `movedAside`) and a
+    /// fresh one started.
+    ///
+    /// - Throws: ``SpoolError`` naming the path and the cause: not a directory, not
+    ///   writable, not a Himetrica spool, a newer schema.
+    init(directory: String, sync: SpoolSync = .normal, movedAside: (String) -> Void = { _ in }) throws(SpoolError) {
+        try Self.prepareDirectory(directory)
+        // One name per directory, so two engines of a process share its one lock entry.
+        if let resolved = realpath(directory, nil) {
+            self.directory = String(cString: resolved)
+            free(resolved)
+        } else {
+            self.directory = directory
+        }
+        let path = self.directory + "/" + Self.databaseName
+        do {
+            try open(path, sync: sync)
+        } catch let error where error.corrupt {
+            closeDatabase()
+            let aside = path + ".corrupt-\(time(nil))"
+            for suffix in ["", "-wal", "-shm"] { _ = rename(path + suffix, aside + suffix) }
+            movedAside(aside)
+            do throws(Failure) {
+                try open(path, sync: sync)
+            } catch {
+                closeDatabase()
+                throw error.spoolError
+            }
+        } catch {
+            closeDatabase()
+            throw error.spoolError
+        }
+    }
+
+    deinit {
+        releaseSenderRole()
+        closeDatabase()
+    }
+
+    // MARK: SpoolStore
+
+    func commit(_ batch: SpoolBatch) throws(SpoolError) -> [Int64] {
+        guard !batch.isEmpty else { return [] }
+        var ids: [Int64] = []
+        ids.reserveCapacity(batch.inserts.count)
+        do throws(Failure) {
+            try exec("BEGIN IMMEDIATE")
+            do throws(Failure) {
+                let insert = try statement(
+                    "INSERT INTO requests(fingerprint, endpoint, lane_kind, lane_value, linked_kind, linked_value, body, captured_at, origin, attempts) VALUES (?,?,?,?,?,?,?,?,?,?)"
+                )
+                for row in batch.inserts {
+                    bind(insert, 1, row.fingerprint)
+                    sqlite3_bind_int(insert, 2, Int32(row.endpoint.rawValue))
+                    bind(insert, 3, row.identity.field)
+                    bind(insert, 4, row.identity.value)
+                    if let linked = row.linked {
+                        bind(insert, 5, linked.field)
+                        bind(insert, 6, linked.value)
+                    } else {
+                        sqlite3_bind_null(insert, 5)
+                        sqlite3_bind_null(insert, 6)
+                    }
+                    _ = row.body.withUnsafeBytes { hm_sqlite3_bind_blob(insert, 7, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32($0.count)) }
+                    sqlite3_bind_int64(insert, 8, row.capturedAt)
+                    bind(insert, 9, row.origin)
+                    sqlite3_bind_int(insert, 10, Int32(row.attempts))
+                    try step(insert)
+                    ids.append(sqlite3_last_insert_rowid(db))
+                }
+                let started = try statement("UPDATE requests SET attempts = attempts + 1 WHERE id = ?")
+                for id in batch.started {
+                    sqlite3_bind_int64(started, 1, id)
+                    try step(started)
+                }
+                let removed = try statement("DELETE FROM requests WHERE id = ?")
+                for id in batch.removed {
+                    sqlite3_bind_int64(removed, 1, id)
+                    try step(removed)
+                }
+                if !batch.sends.isEmpty {
+                    let fingerprint = batch.fingerprint
+                    let send = try statement("INSERT INTO sends(fingerprint, endpoint, at) VALUES (?,?,?)")
+                    for (endpoint, at) in batch.sends {
+                        bind(send, 1, fingerprint)
+                        sqlite3_bind_int(send, 2, Int32(endpoint.rawValue))
+                        sqlite3_bind_int64(send, 3, at)
+                        try step(send)
+                    }
+                    // A window is at most a day long: older send times can never matter. Pruned
+                    // now and then, not in every commit (each commit writes every page it touches).
+                    sendsSincePrune += batch.sends.count
+                    if sendsSincePrune >= 1000 {
+                        let prune = try statement("DELETE FROM sends WHERE fingerprint = ? AND at < ?")
+                        bind(prune, 1, fingerprint)
+                        sqlite3_bind_int64(prune, 2, batch.sends[0].at - 86_400_000)
+                        try step(prune)
+                        sendsSincePrune = 0
+                    }
+                }
+                try exec("COMMIT")
+            } catch {
+                try? exec("ROLLBACK")
+                throw error
+            }
+        } catch {
+            throw error.spoolError
+        }
+        return ids
+    }
+
+    func load(fingerprint: String, after: Int64, limit: Int) throws(SpoolError) -> [SpoolRow] {
+        do {
+            let load = try statement(
+                "SELECT id, endpoint, lane_kind, lane_value, linked_kind, linked_value, body, captured_at, origin, attempts FROM requests WHERE fingerprint = ? AND id > ? ORDER BY id LIMIT ?"
+            )
+            bind(load, 1, fingerprint)
+            sqlite3_bind_int64(load, 2, after)
+            sqlite3_bind_int64(load, 3, Int64(limit))
+            defer { sqlite3_reset(load) }
+            var rows: [SpoolRow] = []
+            while try step(load, reset: false) {
+                guard let endpoint = Endpoint(rawValue: Int(sqlite3_column_int(load, 1))),
+                    let identity = Self.identity(text(load, 2), text(load, 3))
+                else { continue }
+                let count = Int(sqlite3_column_bytes(load, 6))
+                let body = count == 0 ? [] : Array(UnsafeRawBufferPointer(start: sqlite3_column_blob(load, 6), count: count).bindMemory(to: UInt8.self))
+                rows.append(
+                    SpoolRow(
+                        id: sqlite3_column_int64(load, 0), fingerprint: fingerprint, endpoint: endpoint,
+                        identity: identity, linked: Self.identity(text(load, 4), text(load, 5)), body: body,
+                        capturedAt: sqlite3_column_int64(load, 7), origin: text(load, 8) ?? "",
+                        attempts: Int(sqlite3_column_int(load, 9))))
+            }
+            return rows
+        } catch {
+            throw error.spoolError
+        }
+    }
+
+    func count(origin: String?) throws(SpoolError) -> Int {
+        do {
+            let query = try statement(
+                origin == nil ? "SELECT count(*) FROM requests" : "SELECT count(*) FROM requests WHERE origin = ?")
+            if let origin { bind(query, 1, origin) }
+            defer { sqlite3_reset(query) }
+            _ = try step(query, reset: false)
+            return Int(sqlite3_column_int64(query, 0))
+        } catch {
+            throw error.spoolError
+        }
+    }
+
+    func sends(fingerprint: String, endpoint: Endpoint, since: Int64) throws(SpoolError) -> [Int64] {
+        do {
+            let query = try statement("SELECT at FROM sends WHERE fingerprint = ? AND endpoint = ? AND at >= ? ORDER BY at")
+            bind(query, 1, fingerprint)
+            sqlite3_bind_int(query, 2, Int32(endpoint.rawValue))
+            sqlite3_bind_int64(query, 3, since)
+            defer { sqlite3_reset(query) }
+            var times: [Int64] = []
+            while try step(query, reset: false) { times.append(sqlite3_column_int64(query, 0)) }
+            return times
+        } catch {
+            throw error.spoolError
+        }
+    }
+
+    func bytes() -> Int64 {
+        let path = directory + "/" + Self.databaseName
+        return [path, path + "-wal", path + "-shm"].reduce(0) { total, file in
+            var info = stat()
+            return stat(file, &info) == 0 ? total + Int64(info.st_size) : total
+        }
+    }
+
+    func takeSenderRole(origin: String, pid: Int32) -> Bool {
+        if senderOrigin == origin { return true }
+        guard SenderLock.take(lockPath, holder: origin) else { return false }
+        senderOrigin = origin
+        do {
+            let record = try statement("INSERT OR REPLACE INTO sender(id, origin, pid, since) VALUES (1, ?, ?, ?)")
+            bind(record, 1, origin)
+            sqlite3_bind_int64(record, 2, Int64(pid))
+            sqlite3_bind_int64(record, 3, Int64(time(nil)))
+            try step(record)
+        } catch {
+            // Only informational (for `spool status`); the lock is what counts.
+        }
+        return true
+    }
+
+    func releaseSenderRole() {
+        if let senderOrigin { SenderLock.release(lockPath, holder: senderOrigin) }
+        senderOrigin = nil
+    }
+
+    func abandonAfterFork() {
+        // Deliberately leaked: closing would release the parent's POSIX locks.
+        db = nil
+        statements = [:]
+        senderOrigin = nil
+        SenderLock.resetAfterFork()
+    }
+
+    // MARK: Status (for operators)
+
+    /// What waits, per endpoint and key fingerprint.
+    func summaries() throws(SpoolError) -> [SpoolSummary] {
+        do {
+            let query = try statement(
+                "SELECT endpoint, fingerprint, count(*), min(captured_at) FROM requests GROUP BY endpoint, fingerprint ORDER BY endpoint, fingerprint")
+            defer { sqlite3_reset(query) }
+            var out: [SpoolSummary] = []
+            while try step(query, reset: false) {
+                guard let endpoint = Endpoint(rawValue: Int(sqlite3_column_int(query, 0))) else { continue }
+                out.append(
+                    SpoolSummary(
+                        endpoint: endpoint, fingerprint: text(query, 1) ?? "", count: Int(sqlite3_column_int64(query, 2)),
+                        oldest: sqlite3_column_int64(query, 3)))
+            }
+            return out
+        } catch {
+            throw error.spoolError
+        }
+    }
+
+    /// The process holding the sender role now, as the OS knows it, if any.
+    func senderPid() -> Int32? { SenderLock.holderPid(lockPath) }
+
+    // MARK: Opening
+
+    private static func prepareDirectory(_ directory: String) throws(SpoolError) {
+        guard !directory.isEmpty else { throw SpoolError(message: "must not be empty") }
+        var info = stat()
+        if stat(directory, &info) != 0 {
+            guard mkdir(directory, 0o700) == 0 else {
+                throw SpoolError(message: "\(directory): cannot create the directory (\(errnoText()))")
+            }
+            chmod(directory, 0o700)
+        } else if info.st_mode & S_IFMT != S_IFDIR {
+            throw SpoolError(message: "\(directory): is not a directory")
+        }
+        guard access(directory, W_OK | X_OK) == 0 else {
+            throw SpoolError(message: "\(directory): the directory is not writable (\(errnoText()))")
+        }
+    }
+
+    private func open(_ path: String, sync: SpoolSync) throws(Failure) {
+        // Created here first so it is 0600 whatever the umask (SQLite gives -wal/-shm the same).
+        let fd = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            throw Failure(code: SQLITE_CANTOPEN, message: "\(path): cannot open (\(Self.errnoText()))")
+        }
+        Glibc.close(fd)
+        let rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nil)
+        guard rc == SQLITE_OK else { throw failure(rc, path) }
+        sqlite3_busy_timeout(db, 5000)
+        try exec("PRAGMA journal_mode=WAL", path: path)
+        try exec("PRAGMA synchronous=\(sync == .full ? "FULL" : "NORMAL")", path: path)
+        let application = try integer("PRAGMA application_id", path: path)
+        let version = try integer("PRAGMA user_version", path: path)
+        let tables = try integer("SELECT count(*) FROM sqlite_master", path: path)
+        if application == 0, version == 0, tables == 0 {
+            try exec(
+                """
+                BEGIN IMMEDIATE;
+                CREATE TABLE IF NOT EXISTS requests(
+                  id INTEGER PRIMARY KEY AUTOINCREMENT, fingerprint TEXT NOT NULL, endpoint INTEGER NOT NULL,
+                  lane_kind TEXT NOT NULL, lane_value TEXT NOT NULL, linked_kind TEXT, linked_value TEXT,
+                  body BLOB NOT NULL, captured_at INTEGER NOT NULL, origin TEXT NOT NULL,
+                  attempts INTEGER NOT NULL DEFAULT 0);
+                CREATE INDEX IF NOT EXISTS requests_by_key ON requests(fingerprint, id);
+                CREATE INDEX IF NOT EXISTS requests_by_origin ON requests(origin);
+                CREATE TABLE IF NOT EXISTS sends(fingerprint TEXT NOT NULL, endpoint INTEGER NOT NULL, at INTEGER NOT NULL);
+                CREATE INDEX IF NOT EXISTS sends_by_key ON sends(fingerprint, endpoint, at);
+                CREATE TABLE IF NOT EXISTS sender(id INTEGER PRIMARY KEY CHECK (id = 1), origin TEXT, pid INTEGER, since INTEGER);
+                PRAGMA application_id=\(Self.applicationId);
+                PRAGMA user_version=\(Self.schemaVersion);
+                COMMIT;
+                """, path: path)
+            return
+        }
+        guard application == Int64(Self.applicationId) else {
+            throw Failure(code: SQLITE_MISMATCH, message: "\(path): is not a Himetrica spool (another program's database)")
+        }
+        guard version <= Int64(Self.schemaVersion) else {
+            throw Failure(
+                code: SQLITE_MISMATCH,
+                message: "\(path): was written by a newer version of the toolkit (schema \(version); this one reads up to \(Self.schemaVersion))")
+        }
+    }
+
+    private func closeDatabase() {
+        for statement in statements.values { sqlite3_finalize(statement) }
+        statements = [:]
+        if let db { sqlite3_close_v2(db) }
+        db = nil
+    }
+
+    // MARK: SQLite helpers
+
+    private func failure(_ rc: Int32, _ path: String? = nil) -> Failure {
+        let detail = db.flatMap { sqlite3_errmsg($0) }.map { String(cString: $0) } ?? String(cString: sqlite3_errstr(rc))
+        return Failure(code: rc & 0xFF, message: "\(path ?? directory + "/" + Self.databaseName): \(detail)")
+    }
+
+    private func exec(_ sql: String, path: String? = nil) throws(Failure) {
+        let rc = sqlite3_exec(db, sql, nil, nil, nil)
+        guard rc == SQLITE_OK else { throw failure(rc, path) }
+    }
+
+    private func integer(_ sql: String, path: String) throws(Failure) -> Int64 {
+        var statement: OpaquePointer?
+        var rc = sqlite3_prepare_v2(db, sql, -1, &statement, nil)
+        guard rc == SQLITE_OK, let statement else { throw failure(rc, path) }
+        defer { sqlite3_finalize(statement) }
+        rc = sqlite3_step(statement)
+        guard rc == SQLITE_ROW else { throw failure(rc, path) }
+        return sqlite3_column_int64(statement, 0)
+    }
+
+    private func statement(_ sql: String) throws(Failure) -> OpaquePointer {
+        if let cached = statements[sql] { return cached }
+        var statement: OpaquePointer?
+        let rc = sqlite3_prepare_v2(db, sql, -1, &statement, nil)
+        guard rc == SQLITE_OK, let statement else { throw failure(rc) }
+        statements[sql] = statement
+        return statement
+    }
+
+    /// Steps `statement`: true while it yields rows. With `reset` (for writes) it is reset
+    /// after its one step.
+    @discardableResult
+    private func step(_ statement: OpaquePointer, reset: Bool = true) throws(Failure) -> Bool {
+        let rc = sqlite3_step(statement)
+        if reset { sqlite3_reset(statement) }
+        switch rc {
+        case SQLITE_ROW: return true
+        case SQLITE_DONE: return false
+        default:
+            if !reset { sqlite3_reset(statement) }
+            throw failure(rc)
+        }
+    }
+
+    private func bind(_ statement: OpaquePointer, _ index: Int32, _ text: String) {
+        var text = text
+        _ = text.withUTF8 { hm_sqlite3_bind_text(statement, index, UnsafeRawPointer($0.baseAddress ?? UnsafePointer(bitPattern: 1)!).assumingMemoryBound(to: CChar.self), Int32($0.count)) }
+    }
+
+    private func text(_ statement: OpaquePointer, _ column: Int32) -> String? {
+        guard let pointer = sqlite3_column_text(statement, column) else { return nil }
+        return String(cString: pointer)
+    }
+
+    private static func identity(_ field: String?, _ value: String?) -> Identity? {
+        guard let field, let value else { return nil }
+        switch field {
+        case "userId": return .userId(value)
+        case "email": return .email(value)
+        case "visitorId": return .visitorId(value)
+        default: return nil
+        }
+    }
+
+    private static func errnoText() -> String { String(cString: strerror(errno)) }
+}
+
+/// Why opening failed: SQLite's code and message (or ours).
+private struct Failure: Error {
+    var code: Int32
+    var message: String
+    var corrupt: Bool { code == SQLITE_CORRUPT || code == SQLITE_NOTADB }
+    var spoolError: SpoolError {
+        SpoolError(message: message, diskFull: code == SQLITE_FULL || code == SQLITE_IOERR)
+    }
+}
+

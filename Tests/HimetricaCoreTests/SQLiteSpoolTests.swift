@@ -1,0 +1,188 @@
+import CSQLite
+import HimetricaRules
+import Testing
+
+@testable import HimetricaCore
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A fresh directory under /tmp for one test (removed by `cleanup`).
+func temporaryDirectory(_ name: String = "spool") -> String {
+    var template = Array("/tmp/himetrica-\(name)-XXXXXX".utf8CString)
+    let path = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+    return path
+}
+
+func removeTree(_ path: String) {
+    _ = system("rm -rf '\(path)'")
+}
+
+func spoolRow(_ n: Int, fingerprint: String = "fp_a", origin: String = "o1", identity: Identity? = nil, linked: Identity? = nil) -> SpoolRow {
+    SpoolRow(
+        fingerprint: fingerprint, endpoint: .track, identity: identity ?? .visitorId("v\(n % 3)"), linked: linked,
+        body: Array("{\"eventName\":\"e\(n)\"}".utf8), capturedAt: 1_700_000_000_000 + Int64(n), origin: origin)
+}
+
+private func mode(_ path: String) -> mode_t {
+    var info = stat()
+    return stat(path, &info) == 0 ? info.st_mode & 0o777 : 0
+}
+
+/// Runs `sql` on `path` with a connection of its own (as another program would).
+private func sqlite(_ path: String, _ sql: String) {
+    var db: OpaquePointer?
+    sqlite3_open(path, &db)
+    sqlite3_exec(db, sql, nil, nil, nil)
+    sqlite3_close(db)
+}
+
+@Suite struct SQLiteSpoolTests {
+    @Test func createsAPrivateDirectoryAndFilesInWALMode() throws {
+        let root = temporaryDirectory()
+        defer { removeTree(root) }
+        let dir = root + "/spool"
+        let store = try SQLiteSpool(directory: dir)
+        _ = try store.commit(SpoolBatch(fingerprint: "fp_a", inserts: [spoolRow(1)]))
+        #expect(mode(dir) == 0o700)
+        #expect(mode(dir + "/spool.db") == 0o600)
+        #expect(mode(dir + "/spool.db-wal") == 0o600)
+        #expect(store.bytes() > 0)
+        var db: OpaquePointer?
+        sqlite3_open(dir + "/spool.db", &db)
+        defer { sqlite3_close(db) }
+        var statement: OpaquePointer?
+        sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &statement, nil)
+        sqlite3_step(statement)
+        #expect(String(cString: sqlite3_column_text(statement, 0)) == "wal")
+        sqlite3_finalize(statement)
+        sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &statement, nil)
+        sqlite3_step(statement)
+        #expect(sqlite3_column_int(statement, 0) == SQLiteSpool.schemaVersion)
+        sqlite3_finalize(statement)
+    }
+
+    @Test func rowsComeBackInCommitOrderPerKeyAfterACursor() throws {
+        let dir = temporaryDirectory()
+        defer { removeTree(dir) }
+        let store = try SQLiteSpool(directory: dir)
+        let ids = try store.commit(
+            SpoolBatch(fingerprint: "fp_a", inserts: [spoolRow(1), spoolRow(2, fingerprint: "fp_b"), spoolRow(3, linked: .email("a@b.c"))]))
+        #expect(ids.count == 3 && ids[0] < ids[1] && ids[1] < ids[2])
+        let more = try store.commit(SpoolBatch(fingerprint: "fp_a", inserts: [spoolRow(4)]))
+        #expect(more[0] > ids[2])
+
+        let rows = try store.load(fingerprint: "fp_a", after: 0, limit: 10)
+        #expect(rows.map(\.id) == [ids[0], ids[2], more[0]])
+        #expect(rows[0] == { var r = spoolRow(1); r.id = ids[0]; return r }())
+        #expect(rows[1].linked == .email("a@b.c"))
+        #expect(try store.load(fingerprint: "fp_a", after: ids[0], limit: 1).map(\.id) == [ids[2]])
+        #expect(try store.load(fingerprint: "fp_b", after: 0, limit: 10).map(\.id) == [ids[1]])
+    }
+
+    @Test func attemptsAreCountedAndFinishedRowsRemoved() throws {
+        let dir = temporaryDirectory()
+        defer { removeTree(dir) }
+        let store = try SQLiteSpool(directory: dir)
+        let ids = try store.commit(SpoolBatch(fingerprint: "fp_a", inserts: [spoolRow(1), spoolRow(2, origin: "o2")]))
+        _ = try store.commit(SpoolBatch(fingerprint: "fp_a", started: [ids[0], ids[0]]))
+        #expect(try store.load(fingerprint: "fp_a", after: 0, limit: 10).map(\.attempts) == [2, 0])
+        #expect(try store.count(origin: "o1") == 1)
+        _ = try store.commit(SpoolBatch(fingerprint: "fp_a", removed: [ids[0]]))
+        #expect(try store.count(origin: "o1") == 0)
+        #expect(try store.count(origin: "o2") == 1)
+        #expect(try store.count(origin: nil) == 1)
+    }
+
+    @Test func sendTimesAreKeptPerKeyAndEndpoint() throws {
+        let dir = temporaryDirectory()
+        defer { removeTree(dir) }
+        let store = try SQLiteSpool(directory: dir)
+        _ = try store.commit(SpoolBatch(fingerprint: "fp_a", sends: [(.track, 1000), (.track, 2000), (.identify, 1500)]))
+        _ = try store.commit(SpoolBatch(fingerprint: "fp_b", sends: [(.track, 1700)]))
+        #expect(try store.sends(fingerprint: "fp_a", endpoint: .track, since: 1500) == [2000])
+        #expect(try store.sends(fingerprint: "fp_a", endpoint: .track, since: 0) == [1000, 2000])
+        #expect(try store.sends(fingerprint: "fp_b", endpoint: .track, since: 0) == [1700])
+    }
+
+    @Test func rowsSurviveAReopen() throws {
+        let dir = temporaryDirectory()
+        defer { removeTree(dir) }
+        do {
+            let store = try SQLiteSpool(directory: dir, sync: .full)
+            _ = try store.commit(SpoolBatch(fingerprint: "fp_a", inserts: (1...50).map { spoolRow($0) }))
+        }
+        let reopened = try SQLiteSpool(directory: dir)
+        #expect(try reopened.load(fingerprint: "fp_a", after: 0, limit: 100).count == 50)
+        #expect(try reopened.summaries() == [SpoolSummary(endpoint: .track, fingerprint: "fp_a", count: 50, oldest: 1_700_000_000_001)])
+    }
+
+    @Test func oneSenderPerSpoolInAProcessUntilItCloses() throws {
+        let dir = temporaryDirectory()
+        defer { removeTree(dir) }
+        var first: SQLiteSpool? = try SQLiteSpool(directory: dir)
+        let second = try SQLiteSpool(directory: dir + "/.")  // the same directory by another name
+        #expect(first!.takeSenderRole(origin: "a", pid: getpid()))
+        #expect(first!.takeSenderRole(origin: "a", pid: getpid()))
+        #expect(!second.takeSenderRole(origin: "b", pid: getpid()))
+        #expect(second.senderPid() == getpid())
+        first = nil
+        #expect(second.takeSenderRole(origin: "b", pid: getpid()))
+    }
+
+    @Test func aNewerSchemaIsRefusedNamingThePath() throws {
+        let dir = temporaryDirectory()
+        defer { removeTree(dir) }
+        _ = try SQLiteSpool(directory: dir)
+        sqlite(dir + "/spool.db", "PRAGMA user_version=7")
+        let error = #expect(throws: SpoolError.self) { try SQLiteSpool(directory: dir) }
+        #expect(error?.message == "\(dir)/spool.db: was written by a newer version of the toolkit (schema 7; this one reads up to 1)")
+    }
+
+    @Test func anotherProgramsDatabaseIsNotASpool() throws {
+        let dir = temporaryDirectory()
+        defer { removeTree(dir) }
+        sqlite(dir + "/spool.db", "CREATE TABLE mine(x)")
+        let error = #expect(throws: SpoolError.self) { try SQLiteSpool(directory: dir) }
+        #expect(error?.message == "\(dir)/spool.db: is not a Himetrica spool (another program's database)")
+    }
+
+    @Test func aPathThatIsNotADirectoryOrCannotBeCreated() throws {
+        let dir = temporaryDirectory()
+        defer { removeTree(dir) }
+        _ = creat(dir + "/file", 0o600)
+        let error = #expect(throws: SpoolError.self) { try SQLiteSpool(directory: dir + "/file") }
+        #expect(error?.message == "\(dir)/file: is not a directory")
+        let missing = #expect(throws: SpoolError.self) { try SQLiteSpool(directory: "/proc/no/such/spool") }
+        #expect(missing?.message.hasPrefix("/proc/no/such/spool: cannot create the directory (") == true)
+    }
+
+    @Test func anUnwritableDirectoryIsRefused() throws {
+        // Root may write anywhere: a read-only directory only stops other users.
+        guard getuid() != 0 else { return }
+        let dir = temporaryDirectory()
+        defer { chmod(dir, 0o700); removeTree(dir) }
+        chmod(dir, 0o500)
+        let error = #expect(throws: SpoolError.self) { try SQLiteSpool(directory: dir) }
+        #expect(error?.message == "\(dir): the directory is not writable (Permission denied)")
+    }
+
+    @Test func aCorruptDatabaseIsMovedAsideAndAFreshOneStarted() throws {
+        let dir = temporaryDirectory()
+        defer { removeTree(dir) }
+        let fd = open(dir + "/spool.db", O_WRONLY | O_CREAT, 0o600)
+        let garbage = Array(repeating: UInt8(0x5A), count: 8192)
+        _ = write(fd, garbage, garbage.count)
+        close(fd)
+        var aside: String?
+        let store = try SQLiteSpool(directory: dir) { aside = $0 }
+        let moved = try #require(aside)
+        #expect(moved.hasPrefix(dir + "/spool.db.corrupt-"))
+        #expect(access(moved, F_OK) == 0)
+        _ = try store.commit(SpoolBatch(fingerprint: "fp_a", inserts: [spoolRow(1)]))
+        #expect(try store.load(fingerprint: "fp_a", after: 0, limit: 10).count == 1)
+    }
+}

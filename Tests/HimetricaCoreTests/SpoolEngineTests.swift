@@ -1,0 +1,183 @@
+import HimetricaRules
+import Testing
+
+@testable import HimetricaCore
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+private func spoolEngine(_ dir: String, _ transport: FakeTransport, _ modify: (inout Configuration) -> Void = { _ in }) throws -> Engine {
+    let configuration = unlimitedConfiguration {
+        $0.endpoint = "http://127.0.0.1:9/api/v1"
+        $0.spool = dir
+        modify(&$0)
+    }
+    return try Engine(configuration: configuration, clock: Clock(), keyFingerprint: "fp_a") { transport }
+}
+
+/// The `n` of each body a transport was sent, per visitor lane, in send order.
+private func sentOrder(_ transport: FakeTransport) -> [String: [Int]] {
+    var lanes: [String: [Int]] = [:]
+    for request in transport.started {
+        let text = String(decoding: request.body ?? [], as: UTF8.self)
+        // Bodies are {"visitorId":"vK","eventName":"e","n":N}, as `track` writes them.
+        let parts = text.split(separator: "\"")
+        guard parts.count > 3, let n = Int(text.split(separator: ":").last!.dropLast()) else { continue }
+        lanes[String(parts[3]), default: []].append(n)
+    }
+    return lanes
+}
+
+private func track(_ engine: Engine, _ n: Int) throws {
+    try engine.enqueue(
+        .track, identity: .visitorId("v\(n % 4)"), body: Array("{\"visitorId\":\"v\(n % 4)\",\"eventName\":\"e\",\"n\":\(n)}".utf8))
+}
+
+@Suite struct SpoolScheduleTests {
+    @Test func aBurstSharesOneCommitAndWaitsAtMostOneInterval() {
+        var schedule = SpoolSchedule(commitInterval: 10 * ms, window: 100)
+        #expect(schedule.commitAt(now: 5 * sec) == 5 * sec)
+        schedule.committed(now: 5 * sec)
+        #expect(schedule.commitAt(now: 5 * sec + 3 * ms) == 5 * sec + 10 * ms)
+        #expect(schedule.commitAt(now: 6 * sec) == 6 * sec)
+    }
+
+    @Test func aWriterTriesForTheSenderRoleFourTimesASecond() {
+        var schedule = SpoolSchedule(commitInterval: 10 * ms, window: 100)
+        #expect(schedule.senderTryAt(now: 1 * sec) == 1 * sec)
+        schedule.triedSender(now: 1 * sec)
+        #expect(schedule.senderTryAt(now: 1 * sec + 1 * ms) == 1 * sec + 250 * ms)
+        #expect(schedule.senderRetry * 4 <= sec)
+    }
+
+    @Test func theWindowIsRefilledInLargeReads() {
+        let schedule = SpoolSchedule(commitInterval: 10 * ms, window: 100)
+        #expect(schedule.refill(loaded: 0) == 100)
+        #expect(schedule.refill(loaded: 51) == 0)
+        #expect(schedule.refill(loaded: 50) == 50)
+    }
+}
+
+@Suite struct SpoolEngineTests {
+    @Test func aWritersFlushWaitsUntilTheSenderDeliveredItsCalls() throws {
+        let dir = temporaryDirectory()
+        defer { removeTree(dir) }
+        let senderTransport = FakeTransport()
+        let sender = try spoolEngine(dir, senderTransport)
+        #expect(waitUntil(timeout: 2) { sender.stats.sender == 1 })
+        let writerTransport = FakeTransport()
+        let writer = try spoolEngine(dir, writerTransport)
+        for n in 0..<200 { try track(writer, n) }
+        let result = writer.flush(timeout: 10)
+        #expect(result.completed)
+        #expect(writerTransport.started.isEmpty)
+        #expect(senderTransport.started.count == 200)
+        #expect(writer.stats.spooled == 200 && writer.stats.sender == 0)
+        #expect(sender.stats.delivered == 200)
+        // Per-identity order holds through the spool.
+        for (_, order) in sentOrder(senderTransport) { #expect(order == order.sorted()) }
+        writer.shutdown(timeout: 1)
+        sender.shutdown(timeout: 1)
+    }
+
+    @Test func whatIsLeftAtShutdownIsSentByTheNextProcessAndInFlightOnesCountAsResent() throws {
+        let dir = temporaryDirectory()
+        defer { removeTree(dir) }
+        let stuck = FakeTransport()
+        stuck.hold()
+        do {
+            let first = try spoolEngine(dir, stuck) { $0.maxInFlight = 3 }
+            for n in 0..<40 { try track(first, n) }
+            #expect(waitUntil(timeout: 5) { stuck.started.count == 3 })
+            let left = first.shutdown(timeout: 0.2)
+            #expect(left.pending == 40)
+            #expect(first.stats.dropped == 0)
+        }
+        let transport = FakeTransport()
+        let next = try spoolEngine(dir, transport)
+        #expect(waitUntil(timeout: 5) { next.stats.delivered == 40 })
+        #expect(next.stats.resent == 3)
+        for (_, order) in sentOrder(transport) { #expect(order == order.sorted()) }
+        next.shutdown(timeout: 1)
+    }
+
+    @Test func rowsOfAnotherKeyWaitForAProcessHoldingIt() throws {
+        let dir = temporaryDirectory()
+        defer { removeTree(dir) }
+        let other = FakeTransport()
+        other.hold()
+        do {
+            let configuration = unlimitedConfiguration {
+                $0.endpoint = "http://127.0.0.1:9/api/v1"
+                $0.spool = dir
+            }
+            let writer = try Engine(configuration: configuration, clock: Clock(), keyFingerprint: "fp_b") { other }
+            for n in 0..<5 { try track(writer, n) }
+            _ = writer.flush(timeout: 0.3)
+            writer.shutdown(timeout: 0)
+        }
+        let transport = FakeTransport()
+        let engine = try spoolEngine(dir, transport)
+        for n in 0..<5 { try track(engine, n) }
+        #expect(engine.flush(timeout: 5).completed)
+        #expect(transport.started.count == 5)
+        engine.shutdown(timeout: 1)
+        let store = try SQLiteSpool(directory: dir)
+        #expect(try store.summaries().map(\.fingerprint) == ["fp_b"])
+    }
+
+    @Test func pastSpoolMaxBytesCallsAreRefusedAsQueueFull() throws {
+        let dir = temporaryDirectory()
+        defer { removeTree(dir) }
+        let stuck = FakeTransport()
+        stuck.hold()
+        let engine = try spoolEngine(dir, stuck) { $0.spoolMaxBytes = 65536 }
+        let big = Array(repeating: UInt8(ascii: "x"), count: 4000)
+        var refused = false
+        for n in 0..<400 where !refused {
+            do {
+                try engine.enqueue(.track, identity: .visitorId("v\(n)"), body: big)
+            } catch {
+                #expect(error == .queueFull)
+                refused = true
+            }
+            usleep(2000)
+        }
+        #expect(refused)
+        #expect(engine.stats.dropped >= 1)
+        engine.shutdown(timeout: 0)
+    }
+
+    @Test func aBadSpoolIsAClearErrorAtCreation() throws {
+        let dir = temporaryDirectory()
+        defer { removeTree(dir) }
+        _ = creat(dir + "/file", 0o600)
+        let error = #expect(throws: ValidationError.self) { try spoolEngine(dir + "/file", FakeTransport()) }
+        #expect(error?.message == "spool: \(dir)/file: is not a directory")
+    }
+}
+
+@Suite struct SpoolTimeTests {
+    @Test func aCallStampedAfterTheTurnBeganIsCapturedNow() {
+        #expect(SpoolLink.unixTime(ofMonotonic: 5 * sec + 1, now: 5 * sec, nowUnix: 1_000_000) == 1_000_000)
+        #expect(SpoolLink.unixTime(ofMonotonic: 4 * sec, now: 5 * sec, nowUnix: 1_000_000) == 999_000)
+    }
+
+    @Test func rowTimesBecomeMonotonicTimesNeverPastNowNorBelowZero() {
+        #expect(SpoolLink.monotonicTime(ofUnix: 999_000, now: 5 * sec, nowUnix: 1_000_000) == 4 * sec)
+        #expect(SpoolLink.monotonicTime(ofUnix: 1_000_500, now: 5 * sec, nowUnix: 1_000_000) == 5 * sec)
+        #expect(SpoolLink.monotonicTime(ofUnix: -9_000_000_000_000_000, now: 5 * sec, nowUnix: 1_000_000) == 0)
+        #expect(SpoolLink.monotonicTime(ofUnix: .min, now: 5 * sec, nowUnix: .max) == 0)
+        #expect(SpoolLink.monotonicTime(ofUnix: 0, now: 5 * sec, nowUnix: 1_000_000) == 0)
+    }
+
+    @Test func theLimiterCountsASendFromWhenItLeaves() {
+        var limiter = SlidingWindowLimiter(limit: 1, window: 1 * sec)
+        limiter.record(now: 10 * sec)
+        limiter.restampLast(1, at: 10 * sec + 300 * ms)
+        #expect(limiter.nextAllowed(now: 11 * sec + 100 * ms) == 11 * sec + 300 * ms + SlidingWindowLimiter.margin)
+    }
+}
