@@ -4,7 +4,7 @@ import HimetricaRules
 ///
 /// The rule it keeps is the server's: never more than `count` permits granted in any window
 /// of `window` ms, counted with an exact log (a sorted set of grant times on Redis's own
-/// clock, `TIME`), not GCRA: GCRA alone lets a full burst through right after a steady stream,
+/// clock, `TIME`, in microseconds), not GCRA: GCRA alone lets a full burst through right after a steady stream,
 /// which a sliding-window server answers with 429s. All keys of one secret key share the hash
 /// tag `{fp_…}` (``SecretKey/fingerprint(_:)``), so the script runs on Redis Cluster too, and
 /// no key holds the secret key itself.
@@ -21,17 +21,21 @@ import HimetricaRules
 enum PermitScript {
     static let source = """
         if redis.replicate_commands then pcall(redis.replicate_commands) end
+        -- Times are Redis's clock in microseconds (scores and the pause), so that a grant is
+        -- forgotten only once a whole window has passed since it, not up to 1 ms earlier.
         local t = redis.call('TIME')
-        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-        local count, window = tonumber(ARGV[2]), tonumber(ARGV[3])
+        local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+        local count, windowMs = tonumber(ARGV[2]), tonumber(ARGV[3])
+        local window = windowMs * 1000
+        local function ms(us) return math.ceil(us / 1000) end
         if ARGV[1] == 'pause' then
-          local ms = tonumber(ARGV[7])
+          local pauseMs = tonumber(ARGV[7])
           local current = tonumber(redis.call('GET', KEYS[2]) or '0')
-          if now + ms > current then redis.call('SET', KEYS[2], now + ms, 'PX', ms) end
-          return {0, 0, 0, ms}
+          if now + pauseMs * 1000 > current then redis.call('SET', KEYS[2], now + pauseMs * 1000, 'PX', pauseMs) end
+          return {0, 0, 0, pauseMs}
         end
         local ttl = tonumber(ARGV[6])
-        redis.call('ZADD', KEYS[3], now + ttl, ARGV[5])
+        redis.call('ZADD', KEYS[3], now + ttl * 1000, ARGV[5])
         redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
         redis.call('PEXPIRE', KEYS[3], ttl)
         local senders = redis.call('ZCARD', KEYS[3])
@@ -40,23 +44,23 @@ enum PermitScript {
         local n = 0
         for age in string.gmatch(ARGV[7], '%d+') do
           n = n + 1
-          redis.call('ZADD', KEYS[1], now - tonumber(age), member .. 'u' .. n)
+          redis.call('ZADD', KEYS[1], now - tonumber(age) * 1000, member .. 'u' .. n)
         end
-        if n > 0 then redis.call('PEXPIRE', KEYS[1], window) end
+        if n > 0 then redis.call('PEXPIRE', KEYS[1], windowMs) end
         local pause = tonumber(redis.call('GET', KEYS[2]) or '0')
-        if pause > now then return {0, pause - now, senders, pause - now} end
+        if pause > now then return {0, ms(pause - now), senders, ms(pause - now)} end
         local want = tonumber(ARGV[4])
         local held = redis.call('ZCARD', KEYS[1])
         local grant = math.max(0, math.min(want, count - held))
         for i = 1, grant do redis.call('ZADD', KEYS[1], now, member .. i) end
-        if grant > 0 then redis.call('PEXPIRE', KEYS[1], window) end
+        if grant > 0 then redis.call('PEXPIRE', KEYS[1], windowMs) end
         local retry = 0
         if grant < want then
           -- When a whole batch (want) will be free again: asking as each single grant expires
           -- would keep the grants one by one, window after window.
           local k = math.min(want, count) - 1
           local freeing = redis.call('ZRANGE', KEYS[1], k, k, 'WITHSCORES')
-          if freeing[2] then retry = math.max(1, tonumber(freeing[2]) + window - now + 1) end
+          if freeing[2] then retry = math.max(1, ms(tonumber(freeing[2]) + window - now) + 1) end
         end
         return {grant, retry, senders, 0}
         """
