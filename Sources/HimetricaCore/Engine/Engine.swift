@@ -590,7 +590,9 @@ package final class Engine: @unchecked Sendable {
     private func lookupResult(_ response: TransportResponse, classification: ResponseClass) -> Result<String, HimetricaError> {
         switch (classification, response.status) {
         case (.success, _):
-            guard let userId = Self.stringMember("userId", in: response.body) else {
+            guard let answer = try? response.body.withUnsafeBufferPointer({ try JSONText.compactObject($0, field: "answer") }),
+                let userId = JSONText.topLevelString("userId", in: answer), !userId.isEmpty
+            else {
                 return .failure(.unavailable("the user-id answer had no userId"))
             }
             return .success(userId)
@@ -761,22 +763,6 @@ package final class Engine: @unchecked Sendable {
     }
 
     // MARK: Helpers
-
-    /// Reads a top-level string member from a small JSON object answer.
-    static func stringMember(_ name: String, in body: [UInt8]) -> String? {
-        let needle = Array("\"\(name)\"".utf8)
-        guard body.count >= needle.count,
-            let start = (0...(body.count - needle.count)).first(where: { body[$0..<($0 + needle.count)].elementsEqual(needle) })
-        else { return nil }
-        var i = start + needle.count
-        while i < body.count, body[i] == 0x20 || body[i] == UInt8(ascii: ":") { i += 1 }
-        guard i < body.count, body[i] == UInt8(ascii: "\"") else { return nil }
-        i += 1
-        let valueStart = i
-        while i < body.count, body[i] != UInt8(ascii: "\""), body[i] != UInt8(ascii: "\\") { i += 1 }
-        guard i < body.count, body[i] == UInt8(ascii: "\""), i > valueStart else { return nil }
-        return String(decoding: body[valueStart..<i], as: UTF8.self)
-    }
 
     private func percentEncoded(_ text: String) -> String {
         var out = ""
