@@ -280,7 +280,7 @@ final class SQLiteSpool: SpoolStore {
                 throw SpoolError(message: "\(directory): cannot create the directory (\(errnoText()))")
             }
             chmod(directory, 0o700)
-        } else if info.st_mode & S_IFMT != S_IFDIR {
+        } else if hm_is_directory(info.st_mode) == 0 {
             throw SpoolError(message: "\(directory): is not a directory")
         }
         guard access(directory, W_OK | X_OK) == 0 else {
@@ -290,7 +290,7 @@ final class SQLiteSpool: SpoolStore {
 
     private func open(_ path: String, sync: SpoolSync) throws(Failure) {
         // Created here first so it is 0600 whatever the umask (SQLite gives -wal/-shm the same).
-        let fd = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        let fd = hm_open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
             throw Failure(code: SQLITE_CANTOPEN, message: "\(path): cannot open (\(Self.errnoText()))")
         }
@@ -406,7 +406,7 @@ final class SQLiteSpool: SpoolStore {
         }
     }
 
-    private static func errnoText() -> String { String(cString: strerror(errno)) }
+    private static func errnoText() -> String { String(cString: hm_errno_text()) }
 }
 
 /// Why opening failed: SQLite's code and message (or ours).

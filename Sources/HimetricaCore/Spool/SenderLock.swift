@@ -1,3 +1,5 @@
+import CSQLite
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -33,14 +35,14 @@ enum SenderLock {
             var entry = table[path] ?? Entry(fd: -1)
             if let current = entry.holder { return current == holder }
             if entry.fd < 0 {
-                entry.fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+                entry.fd = hm_open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
                 guard entry.fd >= 0 else { return false }
             }
             var lock = flock()
             lock.l_type = Int16(F_WRLCK)
             lock.l_whence = Int16(SEEK_SET)
             defer { table[path] = entry }
-            guard fcntl(entry.fd, F_SETLK, &lock) == 0 else { return false }
+            guard hm_fcntl_lock(entry.fd, F_SETLK, &lock) == 0 else { return false }
             entry.holder = holder
             return true
         }
@@ -53,7 +55,7 @@ enum SenderLock {
             var lock = flock()
             lock.l_type = Int16(F_UNLCK)
             lock.l_whence = Int16(SEEK_SET)
-            _ = fcntl(entry.fd, F_SETLK, &lock)
+            _ = hm_fcntl_lock(entry.fd, F_SETLK, &lock)
             entry.holder = nil
             table[path] = entry
         }
@@ -65,14 +67,14 @@ enum SenderLock {
             if table[path]?.holder != nil { return getpid() }
             var entry = table[path] ?? Entry(fd: -1)
             if entry.fd < 0 {
-                entry.fd = open(path, O_RDWR | O_CLOEXEC)
+                entry.fd = hm_open(path, O_RDWR | O_CLOEXEC, 0)
                 guard entry.fd >= 0 else { return nil }
                 table[path] = entry
             }
             var lock = flock()
             lock.l_type = Int16(F_WRLCK)
             lock.l_whence = Int16(SEEK_SET)
-            guard fcntl(entry.fd, F_GETLK, &lock) == 0, lock.l_type != Int16(F_UNLCK) else { return nil }
+            guard hm_fcntl_lock(entry.fd, F_GETLK, &lock) == 0, lock.l_type != Int16(F_UNLCK) else { return nil }
             return lock.l_pid
         }
     }

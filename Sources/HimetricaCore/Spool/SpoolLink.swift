@@ -91,9 +91,8 @@ final class SpoolLink {
     }
 
     private static func newOrigin() -> String {
-        var nonce: UInt64 = 0
-        arc4random_buf(&nonce, MemoryLayout<UInt64>.size)
-        return SpoolOrigin.make(pid: getpid(), nonce: nonce)
+        var random = SystemRandomNumberGenerator()
+        return SpoolOrigin.make(pid: getpid(), nonce: random.next())
     }
 
     /// Does the turn's disk I/O (flush thread, engine lock not held).
