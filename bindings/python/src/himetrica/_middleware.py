@@ -97,7 +97,7 @@ class RequestTracking:
         return self.event_name if draw < self.sample_rate else None
 
     @staticmethod
-    def properties(method: str, route: Optional[str], status: int, duration_ms: float) -> dict:
+    def properties(method: str, route: Optional[str], status: int, duration_ms: float) -> dict[str, Any]:
         """The event's properties, as the contract names them."""
         return {"method": method, "route": route, "status": status, "durationMs": round(duration_ms, 3)}
 
