@@ -174,10 +174,11 @@ python-wheel: lib venv
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV_PYTHON) -m auditwheel repair --plat $(WHEEL_PLATFORM) -w bindings/python/dist $(BUILD)/wheel-raw/*.whl
 	$(VENV_PYTHON) -m auditwheel show bindings/python/dist/*.whl
 
-# Python tests over loopback against the dev server (bounded; see bindings/python/tests).
-test-python: lib python-wheel devserver
+# Python tests over loopback against the dev server (bounded; see bindings/python/tests); the
+# spool tests run `himetrica spool`. -rs prints why a test skipped.
+test-python: lib python-wheel devserver cli
 	cd bindings/python && HIMETRICA_LIBRARY=$(CURDIR)/$(LIB) HIMETRICA_WHEEL_DIR=$(CURDIR)/bindings/python/dist \
-	  timeout 900 $(VENV_PYTHON) -m pytest -q -p no:cacheprovider tests
+	  timeout 900 $(VENV_PYTHON) -m pytest -q -rs -p no:cacheprovider tests
 
 # mypy --strict on the package and on examples/typed_usage.py, which makes every public call.
 test-python-types: venv

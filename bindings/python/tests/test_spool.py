@@ -196,7 +196,9 @@ def test_crash_loop_keeps_order_and_bounds_duplicates(server, spool_dir):
     print(f"crash loop: {rounds} rounds, {duplicates} duplicates, {stats['resent']} resent")
 
 
-def test_bad_spools_are_clear_errors(server, tmp_path):
+def test_bad_spools_are_clear_errors(server, tmp_path, caplog):
+    import logging
+
     import himetrica
 
     a_file = tmp_path / "file"
@@ -229,12 +231,138 @@ def test_bad_spools_are_clear_errors(server, tmp_path):
     corrupt = tmp_path / "corrupt"
     corrupt.mkdir()
     (corrupt / "spool.db").write_bytes(b"Z" * 8192)
-    c = himetrica.Client(KEY, endpoint=server.endpoint, spool=str(corrupt), rate_limit_track=None)
+    with caplog.at_level(logging.ERROR, logger="himetrica"):
+        c = himetrica.Client(KEY, endpoint=server.endpoint, spool=str(corrupt), rate_limit_track=None)
     c.track("spooled", visitor_id="v", properties={"n": 0})
     assert c.flush(10).pending == 0
     c.shutdown(1)
-    assert any(p.name.startswith("spool.db.corrupt-") for p in corrupt.iterdir())
+    [aside] = [p for p in corrupt.iterdir() if p.name.startswith("spool.db.corrupt-")]
+    assert [r.getMessage() for r in caplog.records if "corrupt" in r.getMessage()] == [
+        f"the spool's database was corrupt; moved it aside and started a fresh one moved_to={aside} spool={corrupt}"
+    ]
     assert numbers(server) == [0]
+
+
+@pytest.fixture
+def unlimited(_devserver):
+    """The session's dev server without limits (conftest), reset."""
+    _devserver.reset()
+    return _devserver
+
+
+def in_private_mounts(setup: str, directory: str, argv: list[str]) -> list[str]:
+    """`argv` run in a private mount namespace (gone with it) after the shell commands `setup`,
+    which name `directory` as $0."""
+    return ["unshare", "-m", "sh", "-c", setup + ' && exec "$@"', directory, *argv]
+
+
+def require_private_mounts(setup: str, directory: str) -> None:
+    probe = subprocess.run(in_private_mounts(setup, directory, ["true"]), capture_output=True, text=True)
+    if probe.returncode != 0:
+        pytest.skip(f"no private mount namespace to mount in here (needs root with CAP_SYS_ADMIN): {probe.stderr.strip()}")
+
+
+# Filled by a file over a 4 MiB tmpfs (writes fail with ENOSPC), or held at their size by
+# RLIMIT_FSIZE (EFBIG): either way the spool's next commit cannot grow its write-ahead log.
+FILL_DISK = {
+    "tmpfs": """
+        fd = os.open(os.path.join(os.path.dirname(SPOOL), "filler"), os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            while True:
+                os.write(fd, bytes(65536))
+        except OSError as error:
+            assert error.errno == errno.ENOSPC, error
+        """,
+    "fsize": """
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        largest = max(os.path.getsize(os.path.join(SPOOL, name)) for name in os.listdir(SPOOL))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (largest, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+        """,
+}
+
+
+@pytest.mark.parametrize("how", FILL_DISK)
+def test_a_disk_that_fills_falls_back_to_memory_with_one_warning_and_loses_nothing(unlimited, tmp_path, how):
+    root = str(tmp_path)
+    spool = os.path.join(root, "spool")
+    # 50 tracks go through the spool; then the disk fills, and 450 more are accepted.
+    code = script(
+        f"""
+        import errno, json, resource, signal
+        SPOOL = {spool!r}
+        c = himetrica.Client({KEY!r}, endpoint={unlimited.endpoint!r}, spool=SPOOL, rate_limit_track=None)
+        def track(numbers):
+            for n in numbers:
+                c.track("spooled", visitor_id="v%d" % (n % 7), properties={{"n": n}})
+        track(range(50))
+        assert c.flush(20).pending == 0
+        assert c.stats()["spooled"] == 50
+        """
+        + FILL_DISK[how]
+        + """
+        track(range(50, 500))
+        pending = c.flush(30).pending
+        print(json.dumps(dict(c.stats(), pending=pending)), flush=True)
+        c.shutdown(5)
+        """
+    )
+    argv = [sys.executable, "-c", code]
+    if how == "tmpfs":
+        mount = 'mount -t tmpfs -o size=4m,mode=0700 himetrica-full "$0"'
+        require_private_mounts(mount, root)
+        argv = in_private_mounts(mount, root, argv)
+    done = subprocess.run(argv, env=env(), capture_output=True, text=True, timeout=90)
+    assert done.returncode == 0, done.stderr  # no crash
+    stats = json.loads(done.stdout.strip().splitlines()[-1])
+    warnings = [line for line in done.stderr.splitlines() if "the spool failed" in line]
+    cause = "database or disk is full" if how == "tmpfs" else "disk I/O error"
+    assert warnings == [
+        "the spool failed; requests are kept in memory from now on and are lost if the process ends"
+        f" error={spool}/spool.db: {cause} spool={spool}"
+    ], done.stderr
+    assert stats["spool_errors"] == 1
+    assert stats["pending"] == 0 and stats["dropped"] == 0
+    got = numbers(unlimited)
+    assert sorted(got) == list(range(500)), f"missing {sorted(set(range(500)) - set(got))[:10]}"
+
+
+UNWRITABLE = """
+try:
+    himetrica.Client({key!r}, endpoint={endpoint!r}, spool={spool!r})
+    print("opened")
+except himetrica.ValidationError as error:
+    print(error)
+"""
+
+
+@pytest.mark.parametrize("how", ["read-only mount", "another user"])
+def test_an_unwritable_directory_is_a_clear_error(unlimited, how):
+    # In /tmp (which anyone may search), owned by whoever runs the test, mode 0700 or 0500.
+    directory = tempfile.mkdtemp(prefix="himetrica-unwritable-")
+    try:
+        code = script(UNWRITABLE.format(key=KEY, endpoint=unlimited.endpoint, spool=directory))
+        argv = [sys.executable, "-c", code]
+        if how == "read-only mount":
+            # Root may write anywhere, but not to a read-only file system.
+            mount = 'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0"'
+            require_private_mounts(mount, directory)
+            argv, cause = in_private_mounts(mount, directory, argv), "Read-only file system"
+        elif os.getuid() == 0:
+            # As root, the child runs as nobody (65534), for whom the 0700 directory of root is closed.
+            argv, cause = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *argv], "Permission denied"
+            probe = subprocess.run([*argv[:4], sys.executable, "-c", "import himetrica; himetrica.Client"], env=env(),
+                                   capture_output=True, text=True)
+            if probe.returncode != 0:
+                pytest.skip(f"user 65534 cannot run the package here: {probe.stderr.strip().splitlines()[-1:]}")
+        else:
+            os.chmod(directory, 0o500)
+            cause = "Permission denied"
+        done = subprocess.run(argv, env=env(), capture_output=True, text=True, timeout=30)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == f"spool: {directory}: the directory is not writable ({cause})"
+    finally:
+        os.chmod(directory, 0o700)
+        os.rmdir(directory)
 
 
 def test_two_keys_in_one_spool(server, spool_dir):
