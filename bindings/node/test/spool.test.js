@@ -1,13 +1,15 @@
 'use strict';
 // The durable spool from Node: a `cluster` of 4 workers sharing one spool sends through one
 // sender, keeps the key's limit for the host (0 answers 429), and each worker's flush waits
-// for its own events, whichever worker sends them.
+// for its own events, whichever worker sends them; and a SIGTERM loses nothing.
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { startDevServer, runNode, KEY, PKG } = require('./helpers');
+const readline = require('node:readline');
+const { spawn } = require('node:child_process');
+const { startDevServer, runNode, sleep, KEY, PKG } = require('./helpers');
 
 let server;
 before(async () => { server = await startDevServer(['--no-limits', '--limit', 'track=100/2']); });
@@ -54,3 +56,56 @@ test('a cluster of 4 workers shares one spool and one sender: every event once, 
   }
   console.log(`# node cluster: 240 events from 4 workers via one spool, ${r.ms} ms`);
 });
+
+// SIGTERM skips every exit handler: with a spool, what was accepted is on disk by then (the
+// commit window is 10 ms), and the next process to open the spool sends it.
+test('SIGTERM with a spool: the process ends by SIGTERM, and after a restart all 600 arrive', { timeout: 90000 }, async () => {
+  await server.reset();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'himetrica-node-spool-'));
+  const spool = path.join(dir, 'spool');
+  const client = `const { Client } = require(${JSON.stringify(PKG)});
+    const c = new Client({ endpoint: ${JSON.stringify(server.endpoint)}, spool: ${JSON.stringify(spool)}, rateLimitTrack: '100/2' });`;
+  const env = { ...process.env, HIMETRICA_SECRET_KEY: KEY };
+  const first = spawn(process.execPath, ['-e', `${client}
+    for (let n = 0; n < 600; n++) c.track('spooled', { visitorId: 'v' + (n % 7), properties: { n } });
+    console.log('tracked');
+    setTimeout(() => {}, 60000);`], { env });
+  let stderr = '';
+  first.stderr.on('data', (d) => { stderr += d; });
+  const ended = new Promise((resolve) => first.once('exit', (code, signal) => resolve({ code, signal })));
+  await lineFrom(first, 'tracked');
+  await sleep(500); // past the commit window of the last call
+  first.kill('SIGTERM');
+  const exit = await ended;
+  assert.deepEqual(exit, { code: null, signal: 'SIGTERM' }, stderr);
+  const before = (await spooledNumbers()).length;
+  assert.ok(before < 600, `the limit held the first process back (${before} arrived)`);
+
+  const second = spawn(process.execPath, ['-e', `${client} console.log('opened'); setTimeout(() => {}, 60000);`], { env });
+  try {
+    await lineFrom(second, 'opened');
+    const end = Date.now() + 30000;
+    while (new Set(await spooledNumbers()).size < 600 && Date.now() < end) await sleep(100);
+  } finally {
+    second.kill('SIGKILL');
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  const got = await spooledNumbers();
+  assert.deepEqual([...new Set(got)].sort((a, b) => a - b), Array.from({ length: 600 }, (_, n) => n));
+  // Duplicates only for requests in flight at the signal (max_in_flight 8).
+  assert.ok(got.length - 600 <= 8, `${got.length - 600} duplicates`);
+  assert.equal((await server.stats()).endpoints.track['429'] || 0, 0);
+  console.log(`# node SIGTERM: ${before} arrived before the signal, all 600 after the restart, ${got.length - 600} duplicates`);
+});
+
+/** Resolves when `child` prints `line` on stdout; rejects if it exits first. */
+function lineFrom(child, line) {
+  return new Promise((resolve, reject) => {
+    readline.createInterface({ input: child.stdout }).on('line', (l) => { if (l === line) resolve(); });
+    child.once('exit', (code, signal) => reject(new Error(`the child ended (${code ?? signal}) before printing ${line}`)));
+  });
+}
+
+async function spooledNumbers() {
+  return (await server.events()).filter((e) => e.body.eventName === 'spooled').map((e) => e.body.properties.n);
+}
