@@ -128,6 +128,8 @@ final class SpoolLink {
             turn.bytes = store.bytes()
         } catch {
             turn.error = error
+            // This process sends from memory from now on: another one may send the spool's rows.
+            store?.releaseSenderRole()
         }
     }
 
