@@ -57,6 +57,71 @@ test('a cluster of 4 workers shares one spool and one sender: every event once, 
   console.log(`# node cluster: 240 events from 4 workers via one spool, ${r.ms} ms`);
 });
 
+// The sending worker SIGKILLed mid-run: another worker takes the role within 1 s, and what the
+// killed one had committed is sent by it (the gunicorn test's Node variant).
+test('a cluster whose sending worker is SIGKILLed mid-run: another takes over within 1 s, nothing lost', { timeout: 90000 }, async () => {
+  await server.reset();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'himetrica-node-spool-'));
+  const spool = path.join(dir, 'spool');
+  const script = `
+    const cluster = require('node:cluster');
+    const { Client } = require(${JSON.stringify(PKG)});
+    if (cluster.isPrimary) {
+      const workers = Array.from({ length: 4 }, (_, w) => cluster.fork({ WORKER: String(w) }));
+      let tracked = 0, killed, killedAt, exited = 0;
+      cluster.on('message', (worker, m) => {
+        if (m.tracked && ++tracked === 4) console.log('phase 1 tracked');
+        if (tracked < 4 || m.sender !== 1) return;
+        if (killed === undefined) {
+          killed = worker;
+          killedAt = Date.now();
+          worker.process.kill('SIGKILL');
+          console.log('killed', worker.id - 1);
+        } else if (worker !== killed && killedAt) {
+          console.log('takeover', Date.now() - killedAt, 'ms');
+          killedAt = 0;
+          for (const w of workers) if (w !== killed) w.send('phase 2');
+        }
+      });
+      cluster.on('exit', (worker, code) => {
+        if (worker !== killed && code !== 0) { console.log('worker failed', code); process.exitCode = 1; }
+        if (++exited === 4) process.exit();
+      });
+    } else {
+      const w = Number(process.env.WORKER);
+      const c = new Client({ endpoint: ${JSON.stringify(server.endpoint)}, spool: ${JSON.stringify(spool)}, rateLimitTrack: '100/2' });
+      const track = (from, to) => { for (let i = from; i < to; i++) c.track('spooled', { visitorId: 'w' + w, properties: { n: w * 60 + i } }); };
+      track(0, 30);
+      let timer;
+      setTimeout(() => { // past the commit window: each worker's first 30 are in the spool
+        process.send({ tracked: true });
+        timer = setInterval(() => process.send({ sender: c.stats().sender }), 20);
+      }, 300);
+      process.on('message', async () => {
+        clearInterval(timer);
+        track(30, 60);
+        const r = await c.flush({ timeout: 30000 });
+        await c.shutdown({ timeout: 1000 });
+        process.exit(r.pending === 0 ? 0 : 2);
+      });
+    }
+  `;
+  const file = path.join(dir, 'cluster.js');
+  fs.writeFileSync(file, script);
+  const r = await runNode([file], { env: { HIMETRICA_SECRET_KEY: KEY }, timeoutMs: 60000 });
+  fs.rmSync(dir, { recursive: true, force: true });
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  const killed = Number(/killed (\d)/.exec(r.stdout)[1]);
+  const takeover = Number(/takeover (\d+) ms/.exec(r.stdout)?.[1]);
+  assert.ok(takeover < 1000, `takeover ${takeover} ms: ${r.stdout}`);
+  const got = await spooledNumbers();
+  const expected = Array.from({ length: 240 }, (_, n) => n).filter((n) => Math.floor(n / 60) !== killed || n % 60 < 30);
+  assert.deepEqual([...new Set(got)].sort((a, b) => a - b), expected);
+  assert.ok(got.length - expected.length <= 8, `${got.length - expected.length} duplicates (at most the in-flight at the kill)`);
+  assert.equal((await server.stats()).endpoints.track['429'] || 0, 0);
+  console.log(`# node cluster SIGKILL: worker ${killed} killed, takeover ${takeover} ms, ${got.length - expected.length} duplicates`);
+});
+
 // SIGTERM skips every exit handler: with a spool, what was accepted is on disk by then (the
 // commit window is 10 ms), and the next process to open the spool sends it.
 test('SIGTERM with a spool: the process ends by SIGTERM, and after a restart all 600 arrive', { timeout: 90000 }, async () => {
