@@ -152,7 +152,7 @@ let package = Package(
         ),
 
         .testTarget(name: "HimetricaRulesTests", dependencies: ["HimetricaRules"]),
-        .testTarget(name: "HimetricaCoreTests", dependencies: ["HimetricaCore", "HimetricaRules"]),
+        .testTarget(name: "HimetricaCoreTests", dependencies: ["HimetricaCore", "HimetricaRules", "HimetricaTestSupport"]),
         .testTarget(
             name: "HimetricaDevServerTests",
             dependencies: [
@@ -169,7 +169,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        // The dev server helper the integration and middleware tests use.
+        // What several test targets share: the dev server helper (integration and middleware
+        // tests), the tracking contract and the log-line collector (core and integration tests).
         .target(
             name: "HimetricaTestSupport",
             dependencies: ["Himetrica", .product(name: "Logging", package: "swift-log")],

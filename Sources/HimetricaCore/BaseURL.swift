@@ -27,6 +27,30 @@ struct BaseURL: Sendable {
         text = url.hasSuffix("/") ? String(url.dropLast()) : url
     }
 
+    /// The `GET /user-id` URL for `visitorId`, the id percent-encoded.
+    func userIdURL(visitorId: String) -> String {
+        text + Endpoint.userId.path + "?visitorId=" + Self.percentEncoded(visitorId)
+    }
+
+    /// `text` as a URL query value: every byte but the unreserved ones (RFC 3986) as `%XX`.
+    static func percentEncoded(_ text: String) -> String {
+        var out = ""
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."),
+                UInt8(ascii: "~"):
+                out.unicodeScalars.append(Unicode.Scalar(byte))
+            default:
+                let hex = Array("0123456789ABCDEF".unicodeScalars)
+                out += "%"
+                out.unicodeScalars.append(hex[Int(byte >> 4)])
+                out.unicodeScalars.append(hex[Int(byte & 0xF)])
+            }
+        }
+        return out
+    }
+
     /// Whether `authority` (host and optional port) names this machine.
     static func isLoopback(authority: String) -> Bool {
         let withoutUser = authority.split(separator: "@").last.map(String.init) ?? authority

@@ -1,4 +1,5 @@
 import HimetricaRules
+import HimetricaTestSupport
 import Logging
 import Synchronization
 import Testing
@@ -11,28 +12,8 @@ import Glibc
 import Darwin
 #endif
 
-/// Log lines a client writes, collected.
-private final class CollectedLines: Sendable {
-    private let lines = Mutex<[String]>([])
-    var all: [String] { lines.withLock { $0 } }
-    func starting(with prefix: String) -> [String] { all.filter { $0.hasPrefix(prefix) } }
-
-    var logger: Logger { Logger(label: "test") { _ in Handler(lines: self) } }
-
-    struct Handler: LogHandler {
-        let lines: CollectedLines
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .trace
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-        func log(event: LogEvent) { lines.lines.withLock { $0.append("\(event.message)") } }
-    }
-}
-
 private func engine(
-    _ transport: FakeTransport, _ lines: CollectedLines, _ modify: (inout Configuration) -> Void = { _ in }
+    _ transport: FakeTransport, _ lines: LogLines, _ modify: (inout Configuration) -> Void = { _ in }
 ) throws -> Engine {
     let configuration = unlimitedConfiguration {
         $0.endpoint = "http://127.0.0.1:9/api/v1"
@@ -92,7 +73,7 @@ struct EngineLogLineTests {
     func queueFullOnce() throws {
         let transport = FakeTransport()
         transport.hold()
-        let lines = CollectedLines()
+        let lines = LogLines()
         let engine = try engine(transport, lines) { $0.queueCapacity = 4; $0.maxInFlight = 1 }
         var refused = 0
         for round in 0..<20 {
@@ -118,7 +99,7 @@ struct EngineLogLineTests {
     @Test("a server rejecting every request: one rejection line per interval")
     func rejectedOnce() throws {
         let transport = FakeTransport { _ in TransportResponse(status: 400, body: Array("{\"error\":\"bad\"}".utf8)) }
-        let lines = CollectedLines()
+        let lines = LogLines()
         let engine = try engine(transport, lines)
         for i in 0..<200 { try engine.enqueue(.track, identity: .visitorId("v\(i)"), body: body("{}")) }
         #expect(engine.flush(timeout: 5).pending == 0)
@@ -130,27 +111,27 @@ struct EngineLogLineTests {
     @Test("requests left at shutdown: one line with their number and the shutdown's timeout")
     func undeliveredAtShutdown() throws {
         let transport = FakeTransport { _ in nil }  // never answers
-        let lines = CollectedLines()
+        let lines = LogLines()
         let engine = try engine(transport, lines) { $0.maxInFlight = 2 }
         for i in 0..<30 { try engine.enqueue(.track, identity: .visitorId("v\(i)"), body: body("{}")) }
         #expect(engine.shutdown(timeout: 0.2).pending == 30)
         #expect(
-            lines.all.filter { $0.contains("not delivered") } == [
+            lines.messages.filter { $0.contains("not delivered") } == [
                 "30 requests were not delivered before shutdown (timeout 0.2 s); set the spool option to keep them across restarts"
             ])
         engine.shutdown(timeout: 1)
-        #expect(lines.all.filter { $0.contains("not delivered") }.count == 1, "a second shutdown adds no line")
+        #expect(lines.messages.filter { $0.contains("not delivered") }.count == 1, "a second shutdown adds no line")
     }
 
     @Test("requests left at exit: the line names the exit and exit_flush_timeout")
     func undeliveredAtExit() throws {
         let transport = FakeTransport { _ in nil }
-        let lines = CollectedLines()
+        let lines = LogLines()
         let engine = try engine(transport, lines) { $0.exitFlushTimeout = .milliseconds(100) }
         try engine.enqueue(.track, identity: .visitorId("v"), body: body("{}"))
         #expect(engine.shutdownAtExit().pending == 1)
         #expect(
-            lines.all.filter { $0.contains("not delivered") } == [
+            lines.messages.filter { $0.contains("not delivered") } == [
                 "1 request was not delivered before exit (exit_flush_timeout 0.1 s); set the spool option to keep them across restarts"
             ])
     }
@@ -158,18 +139,18 @@ struct EngineLogLineTests {
     @Test("nothing left: no line")
     func nothingLeft() throws {
         let transport = FakeTransport()
-        let lines = CollectedLines()
+        let lines = LogLines()
         let engine = try engine(transport, lines)
         try engine.enqueue(.track, identity: .visitorId("v"), body: body("{}"))
         #expect(engine.shutdownAtExit().pending == 0)
-        #expect(!lines.all.contains { $0.contains("not delivered") })
+        #expect(!lines.messages.contains { $0.contains("not delivered") })
     }
 
     @Test("a lookup made after an earlier one for the visitor timed out joins the request still in flight")
     func lookupJoinsAfterTimeout() throws {
         let transport = FakeTransport { _ in TransportResponse(status: 200, body: Array("{\"userId\":\"hm_usr_7\"}".utf8)) }
         transport.hold()
-        let engine = try engine(transport, CollectedLines())
+        let engine = try engine(transport, LogLines())
         let first = Slot<Result<String, HimetricaError>>()
         engine.lookupUserId(visitorId: "slow", timeout: 0.1) { first.set($0) }
         #expect(first.wait(timeout: 3) == .failure(.timeout))

@@ -33,7 +33,7 @@ let package = Package(
             name: "HimetricaTestSupport", dependencies: ["Himetrica", .product(name: "Logging", package: "swift-log")],
             path: "Tests/HimetricaTestSupport"),
         .testTarget(name: "HimetricaRulesTests", dependencies: ["HimetricaRules"], path: "Tests/HimetricaRulesTests"),
-        .testTarget(name: "HimetricaCoreTests", dependencies: ["HimetricaCore", "HimetricaRules"], path: "Tests/HimetricaCoreTests"),
+        .testTarget(name: "HimetricaCoreTests", dependencies: ["HimetricaCore", "HimetricaRules", "HimetricaTestSupport"], path: "Tests/HimetricaCoreTests"),
         .testTarget(
             name: "HimetricaIntegrationTests",
             dependencies: [

@@ -12,9 +12,10 @@ enum ProcessHooks {
         init(_ engine: Engine) { self.engine = engine }
     }
 
-    nonisolated(unsafe) private static var engines: [WeakEngine] = []
+    private static let engines = Locked<[WeakEngine]>([])
+    /// The engines whose locks the prepare handler took. Set and read only by the forking
+    /// thread, from the prepare handler to the after-fork handler, while it holds `engines`.
     nonisolated(unsafe) private static var forkLocked: [Engine] = []
-    private static let lock = ConditionLock()
 
     private static let installed: Void = {
         pthread_atfork(
@@ -27,13 +28,13 @@ enum ProcessHooks {
     /// Tracks `engine` for the fork and exit hooks.
     static func register(_ engine: Engine) {
         _ = installed
-        lock.withLock {
+        engines.withLock { engines in
             engines.removeAll { $0.engine == nil }
             engines.append(WeakEngine(engine))
         }
     }
 
-    private static func live() -> [Engine] {
+    private static func live(_ engines: [WeakEngine]) -> [Engine] {
         engines.compactMap(\.engine)
     }
 
@@ -41,8 +42,7 @@ enum ProcessHooks {
     /// together), then holds every engine's lock across `fork()`, so the child inherits no
     /// lock a missing thread holds and sees consistent state.
     private static func prepareFork() {
-        lock.lock()
-        forkLocked = live()
+        forkLocked = engines.takeForFork { live($0) }
         forkLocked.forEach { $0.announceFork() }
         let deadline = Clock.monotonicNanoseconds() &+ ForkGate.safePointWait
         forkLocked.forEach { $0.forkGate.awaitSafePoint(until: deadline) }
@@ -52,16 +52,15 @@ enum ProcessHooks {
     private static func afterFork(child: Bool) {
         if child {
             forkLocked.forEach { $0.resetAfterFork() }
-            lock.reinitializeAfterFork()
+            engines.reinitializeAfterFork()
         } else {
             forkLocked.forEach { $0.unlockAfterFork() }
-            lock.unlock()
+            engines.releaseAfterFork()
         }
         forkLocked = []
     }
 
     private static func flushAllAtExit() {
-        let engines = lock.withLock { live() }
-        engines.forEach { $0.flushAtExit() }
+        engines.withLock { live($0) }.forEach { $0.flushAtExit() }
     }
 }

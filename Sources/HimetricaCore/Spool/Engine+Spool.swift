@@ -31,14 +31,14 @@ extension Engine {
 
     /// Whether everything this process accepted has its outcome. With a spool: its calls are
     /// committed and their rows gone, whichever process sent them. Call holding the lock.
-    var isIdle: Bool {
-        guard let link = spooling else { return scheduler.isIdle }
+    func isIdle(in state: State) -> Bool {
+        guard let link = spooling else { return state.scheduler.isIdle }
         return link.committing == 0 && link.ownWaiting == 0 && intake.count == 0
     }
 
     /// Requests of this process not finished yet. Call holding the lock.
-    var pendingEvents: Int {
-        guard let link = spooling else { return scheduler.pendingEvents }
+    func pendingEvents(in state: State) -> Int {
+        guard let link = spooling else { return state.scheduler.pendingEvents }
         return link.committing + link.ownWaiting + intake.count
     }
 
@@ -55,9 +55,9 @@ extension Engine {
     }
 
     /// What this turn writes and reads. Call holding the lock, on the flush thread.
-    func prepareSpoolTurn(_ link: SpoolLink, now: UInt64, started: [Job]) -> SpoolTurn {
+    func prepareSpoolTurn(_ link: SpoolLink, now: UInt64, started: [Job], in state: State) -> SpoolTurn {
         var turn = SpoolTurn(batch: SpoolBatch(fingerprint: link.fingerprint))
-        if phase == .stopping || link.schedule.commitAt(now: now) <= now {
+        if state.phase == .stopping || link.schedule.commitAt(now: now) <= now {
             turn.entries = intake.drain()
             if !turn.entries.isEmpty {
                 link.committing += turn.entries.count
@@ -77,7 +77,7 @@ extension Engine {
             link.schedule.triedSender(now: now)
         }
         turn.refill = link.schedule.refill(loaded: link.loaded)
-        let waited = !idleWaiters.isEmpty || phase == .stopping
+        let waited = !state.idleWaiters.isEmpty || state.phase == .stopping
         if (waited || turn.refill > 0), link.schedule.pollAt(now: now) <= now {
             turn.lookForRows = true
             turn.countOwn = waited
@@ -92,28 +92,37 @@ extension Engine {
         guard let link = spool else { return false }
         let unix = clock.unixMilliseconds()
         link.perform(&turn, nowMonotonic: now, nowUnix: unix)
-        lock.lock()
+        let done = locked.withLock { applySpoolTurn(turn, link, now: now, unix: unix, started: started, in: &$0) }
+        done?()
+        return !turn.loaded.isEmpty
+    }
+
+    /// Applies a performed turn to the scheduler and the spool's counts. Call holding the
+    /// lock; returns what answers the flushes it ends, to run once the lock is released.
+    private func applySpoolTurn(
+        _ turn: SpoolTurn, _ link: SpoolLink, now: UInt64, unix: Int64, started: [Job], in state: inout State
+    ) -> (() -> Void)? {
         // The requests started this turn leave after its commit: the limiter counts them from
         // then, or a slow commit would let the window's next sends reach the server early.
-        scheduler.restamp(started, at: clock.monotonicNanoseconds())
+        state.scheduler.restamp(started, at: clock.monotonicNanoseconds())
         link.apply(turn)
         if turn.committed { intake.finished(turn.entries.count) }
         if turn.becameSender {
             // A predecessor's send times are stamped before its commit, its requests left after
             // it: they count as 100 ms later, so a slow commit cannot make them look older.
             for (endpoint, times) in turn.seeds {
-                scheduler.seedLimiter(endpoint, sentAt: times.map { SpoolLink.monotonicTime(ofUnix: $0 + 100, now: now, nowUnix: unix) })
+                state.scheduler.seedLimiter(endpoint, sentAt: times.map { SpoolLink.monotonicTime(ofUnix: $0 + 100, now: now, nowUnix: unix) })
             }
             logger.info("this process sends for the spool", metadata: ["spool": "\(link.path)"])
         }
         for row in turn.loaded {
-            scheduler.enqueue(spooled: row, now: SpoolLink.monotonicTime(ofUnix: row.capturedAt, now: now, nowUnix: unix))
+            state.scheduler.enqueue(spooled: row, now: SpoolLink.monotonicTime(ofUnix: row.capturedAt, now: now, nowUnix: unix))
         }
         spoolFull.store(link.bytes >= UInt64(link.maxBytes), ordering: .relaxed)
         if let error = turn.error {
             // Nothing is lost: what was not committed is sent from memory from now on.
             for entry in turn.entries where !turn.committed {
-                scheduler.enqueue(
+                state.scheduler.enqueue(
                     endpoint: entry.endpoint, identity: entry.identity, body: entry.body, linked: entry.linked,
                     now: entry.queuedAt)
             }
@@ -122,39 +131,34 @@ extension Engine {
                 "the spool failed; requests are kept in memory from now on and are lost if the process ends",
                 metadata: ["spool": "\(link.path)", "error": "\(error.message)"])
         }
-        var done: (() -> Void)?
-        if isIdle, reportsRunning == 0, !idleWaiters.isEmpty { done = takeIdleWaiters() }
-        lock.unlock()
-        done?()
-        return !turn.loaded.isEmpty
+        guard isIdle(in: state), state.reportsRunning == 0, !state.idleWaiters.isEmpty else { return nil }
+        return takeIdleWaiters(in: &state)
     }
 
     /// When the spool next needs the flush thread. Call holding the lock.
-    func spoolWakeAt(_ link: SpoolLink, now: UInt64) -> UInt64? {
+    func spoolWakeAt(_ link: SpoolLink, now: UInt64, in state: State) -> UInt64? {
         var at: [UInt64] = []
         if !link.removed.isEmpty { at.append(now) }
         if intake.count > 0 { at.append(link.schedule.commitAt(now: now)) }
         if !link.isSender { at.append(link.schedule.senderTryAt(now: now)) }
-        if !idleWaiters.isEmpty || phase == .stopping || link.isSender { at.append(link.schedule.pollAt(now: now)) }
+        if !state.idleWaiters.isEmpty || state.phase == .stopping || link.isSender { at.append(link.schedule.pollAt(now: now)) }
         return at.min()
     }
 
     /// Whether a stopping engine with a spool is done: everything committed, and its own rows
     /// sent (or the deadline passed: they wait in the spool). Call holding the lock.
-    func spoolDone(now: UInt64) -> Bool {
+    func spoolDone(now: UInt64, in state: State) -> Bool {
         guard let link = spooling else { return true }
         guard link.committing == 0, link.removed.isEmpty, intake.count == 0 else { return false }
-        return (link.ownWaiting == 0 && scheduler.stats.inFlight == 0) || now >= stopDeadline
+        return (link.ownWaiting == 0 && state.scheduler.stats.inFlight == 0) || now >= state.stopDeadline
     }
 
     /// At the end of the flush thread: gives the sender role up and says what waits. Call
-    /// holding the lock.
+    /// without the lock.
     func closeSpool() {
-        guard let link = spooling else { return }
-        lock.unlock()
+        guard let link = locked.withLock({ _ in spooling }) else { return }
         let waiting = link.close()
-        lock.lock()
-        link.closed()
+        locked.withLock { _ in link.closed() }
         if let waiting, waiting > 0 {
             logger.warning(
                 "requests wait in the spool; the next process that opens it sends them",
