@@ -5,7 +5,9 @@ import Glibc
 @main
 enum HimetricaCommandWithoutTrait {
     static func main() {
-        fputs("himetrica was built without the CLI trait: swift build --traits CLI --product himetrica\n", stderr)
+        // `stderr` is a C global that Swift 6 refuses to read; write(2) needs none.
+        let message = "himetrica was built without the CLI trait: swift build --traits CLI --product himetrica\n"
+        _ = write(2, message, message.utf8.count)
         exit(2)
     }
 }

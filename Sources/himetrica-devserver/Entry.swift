@@ -18,7 +18,9 @@ import Glibc
 @main
 enum DevServerMain {
     static func main() {
-        fputs("himetrica-devserver was built without the DevServer trait: swift build --traits DevServer --product himetrica-devserver\n", stderr)
+        // `stderr` is a C global that Swift 6 refuses to read; write(2) needs none.
+        let message = "himetrica-devserver was built without the DevServer trait: swift build --traits DevServer --product himetrica-devserver\n"
+        _ = write(2, message, message.utf8.count)
         exit(2)
     }
 }

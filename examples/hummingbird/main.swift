@@ -54,6 +54,8 @@ try await app.runService()
 import Glibc
 
 // Built without the Hummingbird trait: say how to build it, instead of failing to link.
-fputs("himetrica-example-hummingbird was built without the Hummingbird trait: swift build --traits Hummingbird --product himetrica-example-hummingbird\n", stderr)
+// `stderr` is a C global that Swift 6 refuses to read; write(2) needs none.
+let message = "himetrica-example-hummingbird was built without the Hummingbird trait: swift build --traits Hummingbird --product himetrica-example-hummingbird\n"
+_ = write(2, message, message.utf8.count)
 exit(2)
 #endif

@@ -44,6 +44,8 @@ try await app.asyncShutdown()
 import Glibc
 
 // Built without the Vapor trait: say how to build it, instead of failing to link.
-fputs("himetrica-example-vapor was built without the Vapor trait: swift build --traits Vapor --product himetrica-example-vapor\n", stderr)
+// `stderr` is a C global that Swift 6 refuses to read; write(2) needs none.
+let message = "himetrica-example-vapor was built without the Vapor trait: swift build --traits Vapor --product himetrica-example-vapor\n"
+_ = write(2, message, message.utf8.count)
 exit(2)
 #endif
