@@ -233,8 +233,9 @@ final class SharedLimiter: @unchecked Sendable {
         } else if answer.granted > 0 {
             sink?.sharedPermitsGranted(endpoint, count: answer.granted, expiresAt: askedAt &+ LeasePlan.leaseLifetime)
         }
-        if answer.granted < want, answer.pausedMilliseconds == 0 {
-            nextLeaseAt[endpoint.rawValue] = now &+ UInt64(max(1, answer.retryMilliseconds)) * 1_000_000
+        // The window is full: asking before the retry time would only be answered 0.
+        if answer.retryMilliseconds > 0, answer.pausedMilliseconds == 0 {
+            nextLeaseAt[endpoint.rawValue] = now &+ UInt64(answer.retryMilliseconds) * 1_000_000
         }
         return true
     }
