@@ -262,6 +262,7 @@ test-shared-limit: lib devserver
 	  --seconds 20 --log-dir $(BUILD)/shared-limit-logs
 
 # Its short form for `make test` (about a minute): 10 s runs with and without, one outage, a wrong password.
+# Both put each host in its own network namespace where the machine allows (the first line says which).
 test-shared-limit-short: lib devserver
 	$(MAKE) $(REDIS_LOAD)
 	timeout 200 $(PYTHON) Tests/redis/shared_limit.py --load $(REDIS_LOAD) --devserver $(DEVSERVER) \
