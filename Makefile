@@ -283,7 +283,8 @@ fuzz-short: lib
 
 # The core's Swift tests under ThreadSanitizer and AddressSanitizer (Tests/sanitizers holds a
 # manifest of the core only, so neither build compiles the dev server), and the C tests under
-# ASan + UBSan against an ASan build of the library.
+# ASan + UBSan against an ASan build of the library. HimetricaCoreTests hold the shared limit's
+# tests (PermitScript, the limiter's thread), which start Debian's redis-server from PATH.
 SAN_TEST_FILTER := HimetricaRulesTests|HimetricaCoreTests|HimetricaIntegrationTests
 test-sanitizers: test-sanitizers-swift test-sanitizers-c
 
