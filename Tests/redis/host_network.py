@@ -56,7 +56,7 @@ class HostNetwork:
         self.server_host = "127.0.0.1"
         self._home: int | None = None
         if not wanted:
-            self.reason = "--no-netns"
+            self.reason = "--no-netns given: all hosts on loopback"
             return
         if os.geteuid() != 0:
             self.reason = "not root: cannot make network namespaces"
