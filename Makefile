@@ -261,12 +261,18 @@ test-shared-limit: lib devserver
 	$(MAKE) $(REDIS_LOAD)
 	timeout 400 $(PYTHON) Tests/redis/shared_limit.py --load $(REDIS_LOAD) --devserver $(DEVSERVER) \
 	  --seconds 20 --log-dir $(BUILD)/shared-limit-logs
+	$(SHARED_LIMIT_FORK) --forks 30
 
-# Its short form for `make test` (about a minute): 10 s runs with and without, one outage, a wrong password.
+# fork() with shared_limit: children of a Python client open their own Redis connection.
+SHARED_LIMIT_FORK = HIMETRICA_LIBRARY=$(CURDIR)/$(LIB) timeout 200 $(PYTHON) Tests/redis/shared_limit_fork.py --devserver $(DEVSERVER)
+
+# Its short form for `make test` (about a minute): 10 s runs with and without, one outage, a wrong password, 6 forks.
+# Both put each host in its own network namespace where the machine allows (the first line says which).
 test-shared-limit-short: lib devserver
 	$(MAKE) $(REDIS_LOAD)
 	timeout 200 $(PYTHON) Tests/redis/shared_limit.py --load $(REDIS_LOAD) --devserver $(DEVSERVER) \
 	  --seconds 10 --scenarios shared,unshared,outage,password --log-dir $(LOGS)/shared-limit
+	$(SHARED_LIMIT_FORK) --forks 6
 
 # libFuzzer: the rules (Swift) and the C entry points; `fuzz` runs each 5 minutes, `fuzz-short` 15 s.
 FUZZ_SECONDS ?= 300
@@ -278,7 +284,8 @@ fuzz-short: lib
 
 # The core's Swift tests under ThreadSanitizer and AddressSanitizer (Tests/sanitizers holds a
 # manifest of the core only, so neither build compiles the dev server), and the C tests under
-# ASan + UBSan against an ASan build of the library.
+# ASan + UBSan against an ASan build of the library. HimetricaCoreTests hold the shared limit's
+# tests (PermitScript, the limiter's thread), which start Debian's redis-server from PATH.
 SAN_TEST_FILTER := HimetricaRulesTests|HimetricaCoreTests|HimetricaIntegrationTests
 test-sanitizers: test-sanitizers-swift test-sanitizers-c
 

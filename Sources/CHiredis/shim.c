@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 struct chiredis_connection {
     redisContext *context;
@@ -93,6 +94,13 @@ void chiredis_command(chiredis_connection *connection, int argc, const char **ar
         break;
     }
     freeReplyObject(r);
+}
+
+void chiredis_abandon_after_fork(chiredis_connection *connection) {
+    if (connection == NULL || connection->context->fd < 0) return;
+    close(connection->context->fd);
+    connection->context->fd = -1;
+    connection->context->err = REDIS_ERR_EOF;
 }
 
 void chiredis_free(chiredis_connection *connection) {

@@ -103,6 +103,20 @@ struct PermitScriptTests {
         #expect(one.granted == 0 && one.retryMilliseconds > 0 && one.retryMilliseconds <= 60)
     }
 
+    @Test("a grant that fills the window says when a batch is free again; one that does not, 0")
+    func fullWindowRetry() throws {
+        let redis = try RedisServer()
+        let connection = try RedisConnection(url: redis.url, timeoutMilliseconds: 500)
+        var sha: String?
+        let some = try Self.lease(connection, sha: &sha, count: 10, windowMilliseconds: 1000, want: 4).get()
+        #expect(some.granted == 4 && some.retryMilliseconds == 0)
+        let rest = try Self.lease(connection, sha: &sha, count: 10, windowMilliseconds: 1000, want: 6, sequence: 2).get()
+        // All 6 granted, and the window is full: 6 are free when the 6th oldest leaves.
+        #expect(rest.granted == 6 && rest.retryMilliseconds > 900 && rest.retryMilliseconds <= 1001)
+        let heartbeat = try Self.lease(connection, sha: &sha, count: 10, windowMilliseconds: 1000, want: 0, sequence: 3).get()
+        #expect(heartbeat.granted == 0 && heartbeat.retryMilliseconds == 0, "a heartbeat asks for nothing: no retry")
+    }
+
     @Test("NOSCRIPT after SCRIPT FLUSH falls back to EVAL and reloads")
     func noscript() throws {
         let redis = try RedisServer()

@@ -99,7 +99,7 @@ struct SharedLimitPolicyTests {
         #expect(scheduler.takeStartable(now: now + sec).isEmpty, "shared again: needs a permit")
     }
 
-    @Test("a 429 with Retry-After is reported as a pause for every host")
+    @Test("a 429 with Retry-After is reported as a pause for every host; Remaining: 0 is not")
     func pauseReported() {
         var scheduler = Scheduler(configuration: unlimitedConfiguration { $0.rateLimits[.track] = RateLimit(count: 60, window: .seconds(5)) },
                                   sharedLimit: true)
@@ -114,6 +114,17 @@ struct SharedLimitPolicyTests {
         scheduler.pauseShared(.identify, until: now + 3 * sec)
         scheduler.enqueue(endpoint: .identify, identity: .visitorId("w"), body: body("{}"), now: now)
         #expect(scheduler.takeStartable(now: now + 2 * sec).isEmpty)
+
+        // `X-RateLimit-Remaining: 0` holds back this host only: the permits keep the others.
+        var other = Scheduler(configuration: unlimitedConfiguration { $0.rateLimits[.track] = RateLimit(count: 60, window: .seconds(5)) },
+                              sharedLimit: true)
+        other.enqueue(endpoint: .track, identity: .visitorId("x"), body: body("{}"), now: now)
+        other.grantShared(.track, count: 2, expiresAt: now + LeasePlan.leaseLifetime)
+        let sent = other.takeStartable(now: now)[0]
+        let exhausted = other.finish(sent, status: 202, remaining: "0", reset: "3", now: now + ms, rng: &rng)
+        #expect(exhausted.pause == nil, "an exhausted window is not spread as a pause")
+        other.enqueue(endpoint: .track, identity: .visitorId("y"), body: body("{}"), now: now + ms)
+        #expect(other.takeStartable(now: now + 2 * ms).isEmpty, "but this host waits for the reset")
     }
 }
 

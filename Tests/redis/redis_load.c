@@ -57,7 +57,6 @@ int main(int argc, char **argv) {
         return 2;
     }
     hm_config *config = hm_config_new();
-    hm_config_set(config, "endpoint", endpoint);
     hm_config_set_log_callback(config, on_log, 2, NULL);
     for (int i = 2; i < argc; i++) {
         char *option = strdup(argv[i]), *equals = strchr(option, '=');
@@ -71,6 +70,11 @@ int main(int argc, char **argv) {
             return 2;
         }
         free(option);
+    }
+    /* After the options: allow_insecure_http decides whether a non-loopback http:// is taken. */
+    if (hm_config_set(config, "endpoint", endpoint) != HM_OK) {
+        fprintf(stderr, "redis_load: %s\n", hm_last_error());
+        return 2;
     }
     hm_client *client = NULL;
     if (hm_client_new(key, config, &client) != HM_OK) {

@@ -48,6 +48,11 @@ chiredis_connection *chiredis_connect(const char *host, int port, int timeout_ms
 void chiredis_command(chiredis_connection *connection, int argc, const char **argv, const size_t *lengths,
                       chiredis_reply *reply);
 
+/** In a child after fork(): closes this process's copy of the parent's socket without a word
+ * on it (the parent's connection goes on) and frees nothing (the parent's thread, gone here,
+ * owned it). The connection is unusable afterwards. NULL is ignored. */
+void chiredis_abandon_after_fork(chiredis_connection *connection);
+
 /** Closes and frees a connection. NULL is ignored. */
 void chiredis_free(chiredis_connection *connection);
 

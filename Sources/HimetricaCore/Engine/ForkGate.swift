@@ -15,7 +15,8 @@ import Darwin
 /// TLS code:
 /// - *parked* at ``pass()``, placed right after the transport's poll returns and before the
 ///   thread takes the engine lock again;
-/// - *calling out*: inside a user's C callback (delivery or log), marked by
+/// - *calling out*: inside a user's C callback (delivery or log), or a blocking C call that
+///   runs no Swift code (the shared limit's hiredis calls and its condition wait), marked by
 ///   ``enterCallout()`` right before the C function pointer is called. Such a callback may be
 ///   blocked on a lock the forking thread holds (Python's GIL), so waiting for it to return
 ///   could deadlock; when it returns, ``exitCallout(_:)`` parks the thread if a fork is still

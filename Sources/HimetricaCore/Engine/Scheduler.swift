@@ -60,7 +60,7 @@ struct Completion {
     var unauthorized = false
     /// A retry was scheduled this many ns from now.
     var retryIn: UInt64?
-    /// The server asked this endpoint to wait this many ns (Retry-After, X-RateLimit-Reset):
+    /// The server asked this endpoint to wait this many ns (a 429 or 503 with Retry-After):
     /// with a shared limit, every host of the key is told.
     var pause: (endpoint: Endpoint, nanoseconds: UInt64)?
     /// For a final outcome of a spooled request: its row.
@@ -272,13 +272,16 @@ struct Scheduler {
             remaining: response.rateLimitRemaining, reset: response.rateLimitReset,
             nowUnixMilliseconds: nowUnixMilliseconds)
         {
+            // Only this host waits: with a shared limit the permits already keep every host
+            // to the count (over a longer window than the server's), so spreading this pause
+            // would cost a Redis round trip and hold every host back to the server's coarser
+            // reset for nothing. A 429 or Retry-After, below, is spread.
             block(job.endpoint, until: now &+ exhausted)
-            completion.pause = (job.endpoint, exhausted)
         }
         // The server asked the whole endpoint to wait, whether or not this request retries.
         if let serverDelay, response.status == 429 || response.status == 503 {
             block(job.endpoint, until: now &+ serverDelay)
-            completion.pause = (job.endpoint, max(serverDelay, completion.pause?.nanoseconds ?? 0))
+            completion.pause = (job.endpoint, serverDelay)
         }
         if classification == .retriable, retry.allowsRetry(attempts: job.attempts, enqueuedAt: job.enqueuedAt, now: now) {
             let delay = retry.delay(attempts: job.attempts, serverDelay: serverDelay, using: &rng)

@@ -14,8 +14,9 @@ import HimetricaRules
 ///   the requests the sender sent on its own while Redis was away (`ARGV[7]`: their ages in
 ///   ms, comma-separated), so they count where they fall in the window, then grant up to
 ///   `ARGV[4]` permits unless the endpoint is paused. Answers
-///   `{granted, retry_ms, live_senders, paused_ms}`: when fewer than asked were granted,
-///   `retry_ms` is when as many as were asked for will be free again.
+///   `{granted, retry_ms, live_senders, paused_ms}`: when the window is full (fewer than
+///   asked were granted, or this grant took the last permits), `retry_ms` is when as many as
+///   were asked for will be free again; else 0.
 /// - `pause`: every sender of this key stops sending to the endpoint for `ARGV[7]` ms (a 429
 ///   or `Retry-After` one of them saw). Answers `{0, 0, 0, paused_ms}`.
 enum PermitScript {
@@ -55,9 +56,10 @@ enum PermitScript {
         for i = 1, grant do redis.call('ZADD', KEYS[1], now, member .. i) end
         if grant > 0 then redis.call('PEXPIRE', KEYS[1], windowMs) end
         local retry = 0
-        if grant < want then
-          -- When a whole batch (want) will be free again: asking as each single grant expires
-          -- would keep the grants one by one, window after window.
+        if want > 0 and held + grant >= count then
+          -- The window is full (also when this grant just filled it): when a whole batch
+          -- (want) will be free again. Asking before would be answered 0; asking as each
+          -- single grant expires would keep the grants one by one, window after window.
           local k = math.min(want, count) - 1
           local freeing = redis.call('ZRANGE', KEYS[1], k, k, 'WITHSCORES')
           if freeing[2] then retry = math.max(1, ms(tonumber(freeing[2]) + window - now) + 1) end

@@ -24,7 +24,10 @@ final class RedisConnection {
     /// that does not speak Redis.
     init(url: RedisURL, timeoutMilliseconds: Int) throws(RedisFailure) {
         var error = [CChar](repeating: 0, count: 256)
-        guard let handle = chiredis_connect(url.host, Int32(url.port), Int32(timeoutMilliseconds), &error, error.count) else {
+        let gate = ForkGate.enterCallout()
+        let connected = chiredis_connect(url.host, Int32(url.port), Int32(timeoutMilliseconds), &error, error.count)
+        ForkGate.exitCallout(gate)
+        guard let handle = connected else {
             throw RedisFailure(message: "cannot connect to \(url.redacted): \(String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))")
         }
         self.handle = handle
@@ -60,6 +63,11 @@ final class RedisConnection {
 
     deinit { chiredis_free(handle) }
 
+    /// In a child after `fork()`: closes the child's copy of the socket, sending nothing, so
+    /// the child never holds (let alone uses) its parent's connection. Nothing else of the
+    /// connection is touched; it is unusable afterwards.
+    func abandonAfterFork() { chiredis_abandon_after_fork(handle) }
+
     /// One answer, as the toolkit's commands get them.
     enum Reply: Equatable {
         case status(String)
@@ -81,7 +89,11 @@ final class RedisConnection {
         let copies = arguments.map { strdup($0)! }
         defer { copies.forEach { free($0) } }
         var argv = copies.map { UnsafePointer<CChar>?($0) }
+        // Inside hiredis the thread runs no Swift code and holds no lock of ours: a fork may
+        // go ahead (see ForkGate); back in Swift it parks while one is in progress.
+        let gate = ForkGate.enterCallout()
         chiredis_command(handle, Int32(arguments.count), &argv, &lengths, &reply)
+        ForkGate.exitCallout(gate)
         let text = withUnsafeBytes(of: reply.text) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
         switch reply.kind {
         case CHIREDIS_STATUS: return .status(text)

@@ -45,6 +45,10 @@ final class SharedLimiter: @unchecked Sendable {
     let fallbacks = Atomic<UInt64>(0)
     /// Redis calls that failed (connection, timeout, error answers).
     let errors = Atomic<UInt64>(0)
+    /// Where the limiter's thread is when `fork()` comes: at rest while waiting for work or
+    /// inside a Redis call (hiredis) or a log callback, parked on the way back from those
+    /// while a fork is in progress. The fork handlers wait for it (``ProcessHooks``).
+    let forkGate = ForkGate()
 
     private let senderId: String
     private let lock = ConditionLock()
@@ -124,12 +128,20 @@ final class SharedLimiter: @unchecked Sendable {
     }
 
     /// A limiter with the same settings, for a child process after `fork()`: the parent's
-    /// thread does not exist there, and its connection is the parent's.
-    func forChild() -> SharedLimiter { SharedLimiter(settings: settings) }
+    /// thread does not exist there, and its connection is the parent's. The child's copy of
+    /// that socket is closed, unused; the new limiter connects on its own, as a sender of its
+    /// own (its id carries the child's pid). The thread was at a fork safe point, so
+    /// `connection` is not half-written.
+    func forChild() -> SharedLimiter {
+        connection?.abandonAfterFork()
+        return SharedLimiter(settings: settings)
+    }
 
     // MARK: The thread
 
     private func startThread() -> Bool {
+        ProcessHooks.register(forkGate)
+        forkGate.threadStarting()
         let context = Unmanaged.passRetained(self).toOpaque()
         var id = pthread_t()
         let rc = pthread_create(&id, nil, { context in
@@ -142,6 +154,7 @@ final class SharedLimiter: @unchecked Sendable {
         }, context)
         guard rc == 0 else {
             Unmanaged<SharedLimiter>.fromOpaque(context).release()
+            forkGate.threadEnded()
             fallbacks.wrappingAdd(1, ordering: .relaxed)
             settings.logger.error(
                 "shared rate limit: could not start its thread; keeping to the fallback limit",
@@ -153,6 +166,7 @@ final class SharedLimiter: @unchecked Sendable {
     }
 
     private func run() {
+        forkGate.bindToCurrentThread()
         lock.lock()
         while !stopping {
             let now = Clock.monotonicNanoseconds()
@@ -162,7 +176,13 @@ final class SharedLimiter: @unchecked Sendable {
                 for (index, wanted) in demand.enumerated() where wanted > 0 { due = min(due, nextLeaseAt[index]) }
             }
             if due > now {
+                // Waiting is a fork safe point; the lock is let go before the thread may park,
+                // so a parked thread never holds it (the flush thread takes it in publish).
+                let gate = ForkGate.enterCallout()
                 lock.wait(untilMonotonic: due)
+                lock.unlock()
+                ForkGate.exitCallout(gate)
+                lock.lock()
                 continue
             }
             let wanted = demand
@@ -174,6 +194,7 @@ final class SharedLimiter: @unchecked Sendable {
         }
         lock.unlock()
         connection = nil
+        forkGate.threadEnded()
     }
 
     /// One round: connect if needed, spread pauses, lease what is wanted, heartbeat.
@@ -233,8 +254,9 @@ final class SharedLimiter: @unchecked Sendable {
         } else if answer.granted > 0 {
             sink?.sharedPermitsGranted(endpoint, count: answer.granted, expiresAt: askedAt &+ LeasePlan.leaseLifetime)
         }
-        if answer.granted < want, answer.pausedMilliseconds == 0 {
-            nextLeaseAt[endpoint.rawValue] = now &+ UInt64(max(1, answer.retryMilliseconds)) * 1_000_000
+        // The window is full: asking before the retry time would only be answered 0.
+        if answer.retryMilliseconds > 0, answer.pausedMilliseconds == 0 {
+            nextLeaseAt[endpoint.rawValue] = now &+ UInt64(answer.retryMilliseconds) * 1_000_000
         }
         return true
     }
