@@ -23,8 +23,9 @@ public enum SpoolSync: String, Sendable, CaseIterable {
 /// with a smaller id later. The sender role is an `fcntl` write lock on `sender.lock`: the OS
 /// drops it when its holder dies, and a forked child does not inherit it.
 final class SQLiteSpool: SpoolStore {
-    /// The schema this build writes (`PRAGMA user_version`).
-    static let schemaVersion: Int32 = 1
+    /// The schema this build writes (`PRAGMA user_version`). It opens schema 1 too and moves
+    /// it to this one.
+    static let schemaVersion: Int32 = 2
     /// `PRAGMA application_id`: "hmsp", so another program's database is told apart.
     static let applicationId: Int32 = 0x686D_7370
     static let databaseName = "spool.db"
@@ -86,7 +87,7 @@ final class SQLiteSpool: SpoolStore {
         var ids: [Int64] = []
         ids.reserveCapacity(batch.inserts.count)
         do throws(Failure) {
-            try exec("BEGIN IMMEDIATE")
+            try step(try statement("BEGIN IMMEDIATE"))
             do throws(Failure) {
                 let insert = try statement(
                     "INSERT INTO requests(fingerprint, endpoint, lane_kind, lane_value, linked_kind, linked_value, body, captured_at, origin, attempts) VALUES (?,?,?,?,?,?,?,?,?,?)"
@@ -116,10 +117,11 @@ final class SQLiteSpool: SpoolStore {
                     try step(started)
                 }
                 let removed = try statement("DELETE FROM requests WHERE id = ?")
-                for id in batch.removed {
+                for (id, _) in batch.removed {
                     sqlite3_bind_int64(removed, 1, id)
                     try step(removed)
                 }
+                try countWaiting(batch)
                 if !batch.sends.isEmpty {
                     let fingerprint = batch.fingerprint
                     let send = try statement("INSERT INTO sends(fingerprint, endpoint, at) VALUES (?,?,?)")
@@ -140,7 +142,7 @@ final class SQLiteSpool: SpoolStore {
                         sendsSincePrune = 0
                     }
                 }
-                try exec("COMMIT")
+                try step(try statement("COMMIT"))
             } catch {
                 try? exec("ROLLBACK")
                 throw error
@@ -183,13 +185,34 @@ final class SQLiteSpool: SpoolStore {
     func count(origin: String?) throws(SpoolError) -> Int {
         do {
             let query = try statement(
-                origin == nil ? "SELECT count(*) FROM requests" : "SELECT count(*) FROM requests WHERE origin = ?")
+                origin == nil ? "SELECT count(*) FROM requests" : "SELECT total(waiting) FROM origins WHERE origin = ?")
             if let origin { bind(query, 1, origin) }
             defer { sqlite3_reset(query) }
             _ = try step(query, reset: false)
             return Int(sqlite3_column_int64(query, 0))
         } catch {
             throw error.spoolError
+        }
+    }
+
+    /// Moves each origin's count of waiting rows by the batch's inserts and removals (in the
+    /// batch's transaction). An origin whose rows are all gone loses its entry.
+    private func countWaiting(_ batch: SpoolBatch) throws(Failure) {
+        var change: [String: Int64] = [:]
+        for row in batch.inserts { change[row.origin, default: 0] += 1 }
+        for (_, origin) in batch.removed { change[origin, default: 0] -= 1 }
+        guard !change.isEmpty else { return }
+        let add = try statement(
+            "INSERT INTO origins(origin, waiting) VALUES (?, ?) ON CONFLICT(origin) DO UPDATE SET waiting = waiting + excluded.waiting")
+        let prune = try statement("DELETE FROM origins WHERE origin = ? AND waiting <= 0")
+        for (origin, delta) in change where delta != 0 {
+            bind(add, 1, origin)
+            sqlite3_bind_int64(add, 2, delta)
+            try step(add)
+            if delta < 0 {
+                bind(prune, 1, origin)
+                try step(prune)
+            }
         }
     }
 
@@ -313,7 +336,7 @@ final class SQLiteSpool: SpoolStore {
                   body BLOB NOT NULL, captured_at INTEGER NOT NULL, origin TEXT NOT NULL,
                   attempts INTEGER NOT NULL DEFAULT 0);
                 CREATE INDEX IF NOT EXISTS requests_by_key ON requests(fingerprint, id);
-                CREATE INDEX IF NOT EXISTS requests_by_origin ON requests(origin);
+                \(Self.originsTable)
                 CREATE TABLE IF NOT EXISTS sends(fingerprint TEXT NOT NULL, endpoint INTEGER NOT NULL, at INTEGER NOT NULL);
                 CREATE INDEX IF NOT EXISTS sends_by_key ON sends(fingerprint, endpoint, at);
                 CREATE TABLE IF NOT EXISTS sender(id INTEGER PRIMARY KEY CHECK (id = 1), origin TEXT, pid INTEGER, since INTEGER);
@@ -331,7 +354,25 @@ final class SQLiteSpool: SpoolStore {
                 code: SQLITE_MISMATCH,
                 message: "\(path): was written by a newer version of the toolkit (schema \(version); this one reads up to \(Self.schemaVersion))")
         }
+        if version == 1 {
+            // Schema 1 indexed every row by origin; 2 keeps a count per origin instead.
+            try exec(
+                """
+                BEGIN IMMEDIATE;
+                DROP INDEX IF EXISTS requests_by_origin;
+                \(Self.originsTable)
+                INSERT OR REPLACE INTO origins(origin, waiting) SELECT origin, count(*) FROM requests GROUP BY origin;
+                PRAGMA user_version=\(Self.schemaVersion);
+                COMMIT;
+                """, path: path)
+        }
     }
+
+    /// The rows waiting per origin, kept in each commit that adds or removes rows: a flush asks
+    /// for its own count every poll, and an index of every row by origin cost each insert and
+    /// delete more than the count saves.
+    private static let originsTable =
+        "CREATE TABLE IF NOT EXISTS origins(origin TEXT PRIMARY KEY, waiting INTEGER NOT NULL) WITHOUT ROWID;"
 
     private func closeDatabase() {
         for statement in statements.values { sqlite3_finalize(statement) }

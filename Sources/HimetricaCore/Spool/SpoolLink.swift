@@ -29,7 +29,8 @@ struct SpoolTurn {
     var seeds: [(endpoint: Endpoint, times: [Int64])] = []
     var loaded: [SpoolRow] = []
     var ownWaiting: Int?
-    var bytes: Int64 = 0
+    /// The files' size, when measured this turn.
+    var bytes: Int64?
     var error: SpoolError?
 }
 
@@ -59,9 +60,11 @@ final class SpoolLink {
     var schedule: SpoolSchedule
     private(set) var isSender = false
     /// Rows whose request has its outcome, to remove at the next commit.
-    var removed: [Int64] = []
+    var removed: [(id: Int64, origin: String)] = []
+    /// The origin of each row in the scheduler (its removal lowers that origin's count).
+    private var loadedOrigins: [Int64: String] = [:]
     /// Rows in the scheduler.
-    var loaded = 0
+    var loaded: Int { loadedOrigins.count }
     /// This process's rows in the spool: exact after a count, an upper bound between counts.
     var ownWaiting = 0
     /// Calls taken from the intake and not yet committed.
@@ -125,7 +128,8 @@ final class SpoolLink {
                 moreRows = turn.loaded.count == turn.refill
             }
             if turn.countOwn { turn.ownWaiting = try store.count(origin: origin) }
-            turn.bytes = store.bytes()
+            // Three stat calls: only when rows came in, and now and then for the stats.
+            if !turn.entries.isEmpty || turn.lookForRows || turn.becameSender { turn.bytes = store.bytes() }
         } catch {
             turn.error = error
         }
@@ -139,9 +143,9 @@ final class SpoolLink {
             ownWaiting += turn.entries.count
         }
         if turn.becameSender { isSender = true }
-        loaded += turn.loaded.count
+        for row in turn.loaded { loadedOrigins[row.id] = row.origin }
         if let own = turn.ownWaiting { ownWaiting = own }
-        if turn.error == nil { bytes = UInt64(max(turn.bytes, 0)) }
+        if turn.error == nil, let measured = turn.bytes { bytes = UInt64(max(measured, 0)) }
         if turn.error != nil {
             failed = true
             errors += 1
@@ -151,8 +155,8 @@ final class SpoolLink {
 
     /// A loaded row's request has its final outcome: its row goes at the next commit.
     func finished(_ row: Int64) {
-        loaded -= 1
-        if !failed { removed.append(row) }
+        guard let origin = loadedOrigins.removeValue(forKey: row) else { return }
+        if !failed { removed.append((row, origin)) }
     }
 
     /// The last words of a spool at the end of the engine: how many requests wait in it.
@@ -176,7 +180,7 @@ final class SpoolLink {
         origin = Self.newOrigin()
         isSender = false
         removed = []
-        loaded = 0
+        loadedOrigins = [:]
         ownWaiting = 0
         committing = 0
         spooled = 0

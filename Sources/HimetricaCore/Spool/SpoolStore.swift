@@ -30,8 +30,9 @@ struct SpoolBatch {
     var inserts: [SpoolRow] = []
     /// Rows whose request is about to start: attempts + 1 is committed before the send.
     var started: [Int64] = []
-    /// Rows whose request has its final outcome.
-    var removed: [Int64] = []
+    /// Rows whose request has its final outcome, with the origin that accepted each (its
+    /// count of waiting rows goes down with them).
+    var removed: [(id: Int64, origin: String)] = []
     /// Send times to keep for the next sender's limiter: (endpoint, Unix ms).
     var sends: [(endpoint: Endpoint, at: Int64)] = []
 
@@ -64,7 +65,8 @@ protocol SpoolStore: AnyObject {
     func commit(_ batch: SpoolBatch) throws(SpoolError) -> [Int64]
     /// Up to `limit` rows of `fingerprint` with ids above `after`, oldest first.
     func load(fingerprint: String, after: Int64, limit: Int) throws(SpoolError) -> [SpoolRow]
-    /// Rows accepted by `origin` still waiting (nil: all rows).
+    /// Rows accepted by `origin` still waiting (nil: all rows). Cheap for an origin: a flush
+    /// asks it every poll.
     func count(origin: String?) throws(SpoolError) -> Int
     /// Send times (Unix ms) of `fingerprint` to `endpoint` at or after `since`, oldest first.
     func sends(fingerprint: String, endpoint: Endpoint, since: Int64) throws(SpoolError) -> [Int64]
