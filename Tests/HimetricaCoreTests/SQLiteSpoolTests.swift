@@ -70,9 +70,10 @@ private func sqlite(_ path: String, _ sql: String) {
         defer { removeTree(dir) }
         let store = try SQLiteSpool(directory: dir)
         let ids = try store.commit(
-            SpoolBatch(fingerprint: "fp_a", inserts: [spoolRow(1), spoolRow(2, fingerprint: "fp_b"), spoolRow(3, linked: .email("a@b.c"))]))
+            SpoolBatch(fingerprint: "fp_a", inserts: [spoolRow(1), spoolRow(2, fingerprint: "fp_b"), spoolRow(3, linked: .email("a@b.c"))])
+        ).ids
         #expect(ids.count == 3 && ids[0] < ids[1] && ids[1] < ids[2])
-        let more = try store.commit(SpoolBatch(fingerprint: "fp_a", inserts: [spoolRow(4)]))
+        let more = try store.commit(SpoolBatch(fingerprint: "fp_a", inserts: [spoolRow(4)])).ids
         #expect(more[0] > ids[2])
 
         let rows = try store.load(fingerprint: "fp_a", after: 0, limit: 10)
@@ -87,9 +88,18 @@ private func sqlite(_ path: String, _ sql: String) {
         let dir = temporaryDirectory()
         defer { removeTree(dir) }
         let store = try SQLiteSpool(directory: dir)
-        let ids = try store.commit(SpoolBatch(fingerprint: "fp_a", inserts: [spoolRow(1), spoolRow(2, origin: "o2")]))
-        _ = try store.commit(SpoolBatch(fingerprint: "fp_a", started: [ids[0], ids[0]]))
-        #expect(try store.load(fingerprint: "fp_a", after: 0, limit: 10).map(\.attempts) == [2, 0])
+        let ids = try store.commit(SpoolBatch(fingerprint: "fp_a", inserts: [spoolRow(1), spoolRow(2, origin: "o2")])).ids
+        let first = try store.commit(SpoolBatch(fingerprint: "fp_a", started: [ids[0]])).starts
+        let second = try store.commit(SpoolBatch(fingerprint: "fp_a", started: [ids[0], ids[1]])).starts
+        #expect(first != nil && second != nil && first != second)
+        // The second turn's requests finished; the first one's is still in flight when a new
+        // sender takes over: it counts the starts still recorded.
+        _ = try store.commit(SpoolBatch(fingerprint: "fp_a", startsDone: [second!]))
+        #expect(try store.load(fingerprint: "fp_a", after: 0, limit: 10).map(\.attempts) == [0, 0])
+        try store.adoptStarts()
+        #expect(try store.load(fingerprint: "fp_a", after: 0, limit: 10).map(\.attempts) == [1, 0])
+        try store.adoptStarts()
+        #expect(try store.load(fingerprint: "fp_a", after: 0, limit: 10).map(\.attempts) == [1, 0], "adopted once")
         #expect(try store.count(origin: "o1") == 1)
         _ = try store.commit(SpoolBatch(fingerprint: "fp_a", removed: [(ids[0], "o1")]))
         #expect(try store.count(origin: "o1") == 0)

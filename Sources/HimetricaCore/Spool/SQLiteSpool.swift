@@ -82,10 +82,10 @@ final class SQLiteSpool: SpoolStore {
 
     // MARK: SpoolStore
 
-    func commit(_ batch: SpoolBatch) throws(SpoolError) -> [Int64] {
-        guard !batch.isEmpty else { return [] }
-        var ids: [Int64] = []
-        ids.reserveCapacity(batch.inserts.count)
+    func commit(_ batch: SpoolBatch) throws(SpoolError) -> SpoolCommitted {
+        guard !batch.isEmpty else { return SpoolCommitted() }
+        var committed = SpoolCommitted()
+        committed.ids.reserveCapacity(batch.inserts.count)
         do throws(Failure) {
             try step(try statement("BEGIN IMMEDIATE"))
             do throws(Failure) {
@@ -109,12 +109,19 @@ final class SQLiteSpool: SpoolStore {
                     bind(insert, 9, row.origin)
                     sqlite3_bind_int(insert, 10, Int32(row.attempts))
                     try step(insert)
-                    ids.append(sqlite3_last_insert_rowid(db))
+                    committed.ids.append(sqlite3_last_insert_rowid(db))
                 }
-                let started = try statement("UPDATE requests SET attempts = attempts + 1 WHERE id = ?")
-                for id in batch.started {
-                    sqlite3_bind_int64(started, 1, id)
+                if !batch.started.isEmpty {
+                    // One small row per turn, not one rewrite of each started row (body included).
+                    let started = try statement("INSERT INTO starts(rows) VALUES (?)")
+                    _ = batch.started.withUnsafeBytes { hm_sqlite3_bind_blob(started, 1, $0.baseAddress, Int32($0.count)) }
                     try step(started)
+                    committed.starts = sqlite3_last_insert_rowid(db)
+                }
+                let done = try statement("DELETE FROM starts WHERE id = ?")
+                for id in batch.startsDone {
+                    sqlite3_bind_int64(done, 1, id)
+                    try step(done)
                 }
                 let removed = try statement("DELETE FROM requests WHERE id = ?")
                 for (id, _) in batch.removed {
@@ -150,7 +157,37 @@ final class SQLiteSpool: SpoolStore {
         } catch {
             throw error.spoolError
         }
-        return ids
+        return committed
+    }
+
+    func adoptStarts() throws(SpoolError) {
+        do throws(Failure) {
+            try exec("BEGIN IMMEDIATE")
+            do throws(Failure) {
+                let entries = try statement("SELECT rows FROM starts")
+                var started: [Int64] = []
+                while try step(entries, reset: false) {
+                    let bytes = UnsafeRawBufferPointer(
+                        start: sqlite3_column_blob(entries, 0), count: Int(sqlite3_column_bytes(entries, 0)))
+                    for offset in stride(from: 0, to: bytes.count - 7, by: 8) {
+                        started.append(bytes.loadUnaligned(fromByteOffset: offset, as: Int64.self))
+                    }
+                }
+                sqlite3_reset(entries)
+                let attempt = try statement("UPDATE requests SET attempts = attempts + 1 WHERE id = ?")
+                for id in started {
+                    sqlite3_bind_int64(attempt, 1, id)
+                    try step(attempt)
+                }
+                try exec("DELETE FROM starts")
+                try exec("COMMIT")
+            } catch {
+                try? exec("ROLLBACK")
+                throw error
+            }
+        } catch {
+            throw error.spoolError
+        }
     }
 
     func load(fingerprint: String, after: Int64, limit: Int) throws(SpoolError) -> [SpoolRow] {
@@ -336,7 +373,7 @@ final class SQLiteSpool: SpoolStore {
                   body BLOB NOT NULL, captured_at INTEGER NOT NULL, origin TEXT NOT NULL,
                   attempts INTEGER NOT NULL DEFAULT 0);
                 CREATE INDEX IF NOT EXISTS requests_by_key ON requests(fingerprint, id);
-                \(Self.originsTable)
+                \(Self.version2Tables)
                 CREATE TABLE IF NOT EXISTS sends(fingerprint TEXT NOT NULL, endpoint INTEGER NOT NULL, at INTEGER NOT NULL);
                 CREATE INDEX IF NOT EXISTS sends_by_key ON sends(fingerprint, endpoint, at);
                 CREATE TABLE IF NOT EXISTS sender(id INTEGER PRIMARY KEY CHECK (id = 1), origin TEXT, pid INTEGER, since INTEGER);
@@ -355,12 +392,13 @@ final class SQLiteSpool: SpoolStore {
                 message: "\(path): was written by a newer version of the toolkit (schema \(version); this one reads up to \(Self.schemaVersion))")
         }
         if version == 1 {
-            // Schema 1 indexed every row by origin; 2 keeps a count per origin instead.
+            // Schema 1 indexed every row by origin and counted attempts in every started row;
+            // 2 keeps a count per origin and a row of starts per turn instead.
             try exec(
                 """
                 BEGIN IMMEDIATE;
                 DROP INDEX IF EXISTS requests_by_origin;
-                \(Self.originsTable)
+                \(Self.version2Tables)
                 INSERT OR REPLACE INTO origins(origin, waiting) SELECT origin, count(*) FROM requests GROUP BY origin;
                 PRAGMA user_version=\(Self.schemaVersion);
                 COMMIT;
@@ -368,11 +406,15 @@ final class SQLiteSpool: SpoolStore {
         }
     }
 
-    /// The rows waiting per origin, kept in each commit that adds or removes rows: a flush asks
-    /// for its own count every poll, and an index of every row by origin cost each insert and
-    /// delete more than the count saves.
-    private static let originsTable =
-        "CREATE TABLE IF NOT EXISTS origins(origin TEXT PRIMARY KEY, waiting INTEGER NOT NULL) WITHOUT ROWID;"
+    /// The tables schema 2 added. `origins`: the rows waiting per origin, kept in each commit
+    /// that adds or removes rows (a flush asks for its own count every poll, and an index of
+    /// every row by origin cost each insert and delete more than the count saves). `starts`:
+    /// each row holds the ids (64-bit, native order) of the requests one turn started:
+    /// one small insert per turn instead of an attempts update of every started row.
+    private static let version2Tables = """
+        CREATE TABLE IF NOT EXISTS origins(origin TEXT PRIMARY KEY, waiting INTEGER NOT NULL) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS starts(id INTEGER PRIMARY KEY, rows BLOB NOT NULL);
+        """
 
     private func closeDatabase() {
         for statement in statements.values { sqlite3_finalize(statement) }
