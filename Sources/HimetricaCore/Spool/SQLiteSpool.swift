@@ -393,11 +393,12 @@ final class SQLiteSpool: SpoolStore {
         }
         if version == 1 {
             // Schema 1 indexed every row by origin and counted attempts in every started row;
-            // 2 keeps a count per origin and a row of starts per turn instead.
+            // 2 keeps a count per origin and a row of starts per turn instead. The index stays:
+            // processes of the older build may still use this spool (a rolling deploy), and
+            // they count their own rows with it.
             try exec(
                 """
                 BEGIN IMMEDIATE;
-                DROP INDEX IF EXISTS requests_by_origin;
                 \(Self.version2Tables)
                 INSERT OR REPLACE INTO origins(origin, waiting) SELECT origin, count(*) FROM requests GROUP BY origin;
                 PRAGMA user_version=\(Self.schemaVersion);
