@@ -4,6 +4,7 @@
  *   deliver   events/s delivered with no limits, and client CPU per delivered event
  *   spool     the call cost and delivery again with a spool, the flush thread's commit rate
  *             and the disk bytes per queued event
+ *   spool_call  only the call cost with a spool (to alternate with `call` in repeated runs)
  * Prints one "name value unit" line per figure, for bench/run.sh to tabulate. Every loop is
  * bounded in count and time. */
 #include "himetrica.h"
@@ -307,6 +308,11 @@ int main(int argc, char **argv) {
     if (!strcmp(what, "threads_idle") || !strcmp(what, "all")) bench_threads((int)(200000 * scale) + 10, 1);
     if (!strcmp(what, "deliver") || !strcmp(what, "all")) bench_deliver((int)(20000 * scale) + 10);
     if (!strcmp(what, "memory")) bench_memory((int)(10000 * scale) + 10);
+    if (!strcmp(what, "spool_call")) {
+        with_spool = 1;
+        prefix = "spool_";
+        bench_call((int)(100000 * scale) + 10);
+    }
     if (!strcmp(what, "spool")) {
         with_spool = 1;
         prefix = "spool_";

@@ -70,9 +70,10 @@ private func sqlite(_ path: String, _ sql: String) {
         defer { removeTree(dir) }
         let store = try SQLiteSpool(directory: dir)
         let ids = try store.commit(
-            SpoolBatch(fingerprint: "fp_a", inserts: [spoolRow(1), spoolRow(2, fingerprint: "fp_b"), spoolRow(3, linked: .email("a@b.c"))]))
+            SpoolBatch(fingerprint: "fp_a", inserts: [spoolRow(1), spoolRow(2, fingerprint: "fp_b"), spoolRow(3, linked: .email("a@b.c"))])
+        ).ids
         #expect(ids.count == 3 && ids[0] < ids[1] && ids[1] < ids[2])
-        let more = try store.commit(SpoolBatch(fingerprint: "fp_a", inserts: [spoolRow(4)]))
+        let more = try store.commit(SpoolBatch(fingerprint: "fp_a", inserts: [spoolRow(4)])).ids
         #expect(more[0] > ids[2])
 
         let rows = try store.load(fingerprint: "fp_a", after: 0, limit: 10)
@@ -87,11 +88,20 @@ private func sqlite(_ path: String, _ sql: String) {
         let dir = temporaryDirectory()
         defer { removeTree(dir) }
         let store = try SQLiteSpool(directory: dir)
-        let ids = try store.commit(SpoolBatch(fingerprint: "fp_a", inserts: [spoolRow(1), spoolRow(2, origin: "o2")]))
-        _ = try store.commit(SpoolBatch(fingerprint: "fp_a", started: [ids[0], ids[0]]))
-        #expect(try store.load(fingerprint: "fp_a", after: 0, limit: 10).map(\.attempts) == [2, 0])
+        let ids = try store.commit(SpoolBatch(fingerprint: "fp_a", inserts: [spoolRow(1), spoolRow(2, origin: "o2")])).ids
+        let first = try store.commit(SpoolBatch(fingerprint: "fp_a", started: [ids[0]])).starts
+        let second = try store.commit(SpoolBatch(fingerprint: "fp_a", started: [ids[0], ids[1]])).starts
+        #expect(first != nil && second != nil && first != second)
+        // The second turn's requests finished; the first one's is still in flight when a new
+        // sender takes over: it counts the starts still recorded.
+        _ = try store.commit(SpoolBatch(fingerprint: "fp_a", startsDone: [second!]))
+        #expect(try store.load(fingerprint: "fp_a", after: 0, limit: 10).map(\.attempts) == [0, 0])
+        try store.adoptStarts()
+        #expect(try store.load(fingerprint: "fp_a", after: 0, limit: 10).map(\.attempts) == [1, 0])
+        try store.adoptStarts()
+        #expect(try store.load(fingerprint: "fp_a", after: 0, limit: 10).map(\.attempts) == [1, 0], "adopted once")
         #expect(try store.count(origin: "o1") == 1)
-        _ = try store.commit(SpoolBatch(fingerprint: "fp_a", removed: [ids[0]]))
+        _ = try store.commit(SpoolBatch(fingerprint: "fp_a", removed: [(ids[0], "o1")]))
         #expect(try store.count(origin: "o1") == 0)
         #expect(try store.count(origin: "o2") == 1)
         #expect(try store.count(origin: nil) == 1)
@@ -139,7 +149,43 @@ private func sqlite(_ path: String, _ sql: String) {
         _ = try SQLiteSpool(directory: dir)
         sqlite(dir + "/spool.db", "PRAGMA user_version=7")
         let error = #expect(throws: SpoolError.self) { try SQLiteSpool(directory: dir) }
-        #expect(error?.message == "\(dir)/spool.db: was written by a newer version of the toolkit (schema 7; this one reads up to 1)")
+        #expect(error?.message == "\(dir)/spool.db: was written by a newer version of the toolkit (schema 7; this one reads up to 2)")
+    }
+
+    @Test func aSchema1SpoolIsMovedToSchema2WithItsCountsPerOrigin() throws {
+        let dir = temporaryDirectory()
+        defer { removeTree(dir) }
+        // Schema 1 as its build wrote it: rows indexed by origin, no counts.
+        sqlite(
+            dir + "/spool.db",
+            """
+            PRAGMA journal_mode=WAL;
+            CREATE TABLE requests(
+              id INTEGER PRIMARY KEY AUTOINCREMENT, fingerprint TEXT NOT NULL, endpoint INTEGER NOT NULL,
+              lane_kind TEXT NOT NULL, lane_value TEXT NOT NULL, linked_kind TEXT, linked_value TEXT,
+              body BLOB NOT NULL, captured_at INTEGER NOT NULL, origin TEXT NOT NULL,
+              attempts INTEGER NOT NULL DEFAULT 0);
+            CREATE INDEX requests_by_key ON requests(fingerprint, id);
+            CREATE INDEX requests_by_origin ON requests(origin);
+            CREATE TABLE sends(fingerprint TEXT NOT NULL, endpoint INTEGER NOT NULL, at INTEGER NOT NULL);
+            CREATE INDEX sends_by_key ON sends(fingerprint, endpoint, at);
+            CREATE TABLE sender(id INTEGER PRIMARY KEY CHECK (id = 1), origin TEXT, pid INTEGER, since INTEGER);
+            INSERT INTO requests(fingerprint, endpoint, lane_kind, lane_value, body, captured_at, origin)
+              VALUES ('fp_a', 0, 'visitorId', 'v1', x'7b7d', 1, 'o1'), ('fp_a', 0, 'visitorId', 'v1', x'7b7d', 2, 'o1'),
+                     ('fp_a', 0, 'visitorId', 'v2', x'7b7d', 3, 'o2');
+            PRAGMA application_id=\(SQLiteSpool.applicationId);
+            PRAGMA user_version=1;
+            """)
+        let store = try SQLiteSpool(directory: dir)
+        #expect(try store.count(origin: "o1") == 2)
+        #expect(try store.count(origin: "o2") == 1)
+        let rows = try store.load(fingerprint: "fp_a", after: 0, limit: 10)
+        _ = try store.commit(SpoolBatch(fingerprint: "fp_a", inserts: [spoolRow(4, origin: "o2")], removed: [(rows[0].id, "o1")]))
+        #expect(try store.count(origin: "o1") == 1)
+        #expect(try store.count(origin: "o2") == 2)
+        let reopened = try SQLiteSpool(directory: dir)
+        #expect(try reopened.count(origin: "o2") == 2)
+        #expect(try reopened.count(origin: nil) == 3)
     }
 
     @Test func anotherProgramsDatabaseIsNotASpool() throws {

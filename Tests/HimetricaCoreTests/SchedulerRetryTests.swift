@@ -205,6 +205,37 @@ struct SchedulerRetryTests {
         #expect(scheduler.takeStartable(now: 6 * sec).count == 3)
     }
 
+    /// Three tracks leave at 0.2 s under a 3 per 5 s limit; the third answer (at 0.25 s) says
+    /// `X-RateLimit-Remaining: 0` and, as the dev server rounds it, `X-RateLimit-Reset` 6 s.
+    private func fullWindow(localSends: Int) throws -> Scheduler {
+        var scheduler = makeScheduler { $0.maxInFlight = 8; $0.rateLimits[.track] = RateLimit(count: 3, window: .seconds(5)) }
+        var rng = SplitMix64(seed: 4)
+        for i in 0..<localSends { scheduler.enqueue(endpoint: .track, identity: .visitorId("s\(i)"), body: body("s"), now: 200 * ms) }
+        let started = scheduler.takeStartable(now: 200 * ms)
+        try #require(started.count == localSends)
+        scheduler.finish(
+            started.last!, status: 202, remaining: "0", reset: "1700000006", now: 250 * ms,
+            unixMilliseconds: fixedUnixMilliseconds + 250, rng: &rng)
+        scheduler.enqueue(endpoint: .track, identity: .visitorId("next"), body: body("n"), now: 250 * ms)
+        return scheduler
+    }
+
+    @Test("Remaining 0 with the client's own window as full: the next send goes when that window frees, not at the rounded-up Reset")
+    func fullLocalWindowKnowsTheReset() throws {
+        var scheduler = try fullWindow(localSends: 3)
+        let frees = 5200 * ms + SlidingWindowLimiter.margin
+        #expect(scheduler.nextWakeup(now: 250 * ms) == frees)
+        #expect(scheduler.takeStartable(now: frees - 1).isEmpty)
+        #expect(scheduler.takeStartable(now: frees).count == 1)
+    }
+
+    @Test("Remaining 0 while the client's own window has room (others use the key): the Reset holds")
+    func resetHoldsWhenTheServerCountsMore() throws {
+        var scheduler = try fullWindow(localSends: 1)
+        #expect(scheduler.takeStartable(now: 6 * sec - 1).isEmpty)
+        #expect(scheduler.takeStartable(now: 6 * sec).count == 1)
+    }
+
     @Test("X-RateLimit-Reset as Unix seconds")
     func rateLimitResetUnix() throws {
         var scheduler = makeScheduler()

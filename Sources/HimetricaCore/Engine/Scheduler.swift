@@ -270,7 +270,7 @@ struct Scheduler {
         }
         if let exhausted = RateLimitHeaders.exhaustedFor(
             remaining: response.rateLimitRemaining, reset: response.rateLimitReset,
-            nowUnixMilliseconds: nowUnixMilliseconds)
+            nowUnixMilliseconds: nowUnixMilliseconds), !localWindowKnows(job.endpoint, serverFreesIn: exhausted, now: now)
         {
             // Only this host waits: with a shared limit the permits already keep every host
             // to the count (over a longer window than the server's), so spreading this pause
@@ -409,6 +409,18 @@ struct Scheduler {
     /// asked it to wait or its limit is reached.
     private mutating func startsAt(_ endpoint: Endpoint, now: UInt64) -> UInt64 {
         max(now, blockedUntil[endpoint.rawValue], limiters[endpoint.rawValue]?.nextAllowed(now: now) ?? now)
+    }
+
+    /// Whether this client's own window already holds `endpoint` back until the server's next
+    /// slot frees, `serverFreesIn` ns from now by `X-RateLimit-Reset`. That header is the time
+    /// rounded up to a whole second: a full local window whose next slot frees within that last
+    /// second saw the same sends and knows the time exactly, so waiting for the header would
+    /// only add up to a second per window. Not so when the window is not full (the server
+    /// counts other clients of the key), with a shared limit (other hosts), or when the times
+    /// differ by more (a clock apart): then the header holds.
+    private mutating func localWindowKnows(_ endpoint: Endpoint, serverFreesIn: UInt64, now: UInt64) -> Bool {
+        guard shared == nil, let next = limiters[endpoint.rawValue]?.nextAllowed(now: now), next > now else { return false }
+        return next &+ 1_000_000_000 >= now &+ serverFreesIn
     }
 
     private mutating func block(_ endpoint: Endpoint, until: UInt64) {

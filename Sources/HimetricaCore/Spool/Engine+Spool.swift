@@ -65,7 +65,9 @@ extension Engine {
             }
         }
         turn.batch.removed = link.removed
+        turn.batch.startsDone = link.startsDone
         link.removed = []
+        link.startsDone = []
         let unix = clock.unixMilliseconds()
         for job in started where job.spoolRow != nil {
             turn.batch.started.append(job.spoolRow!)

@@ -23,8 +23,9 @@ public enum SpoolSync: String, Sendable, CaseIterable {
 /// with a smaller id later. The sender role is an `fcntl` write lock on `sender.lock`: the OS
 /// drops it when its holder dies, and a forked child does not inherit it.
 final class SQLiteSpool: SpoolStore {
-    /// The schema this build writes (`PRAGMA user_version`).
-    static let schemaVersion: Int32 = 1
+    /// The schema this build writes (`PRAGMA user_version`). It opens schema 1 too and moves
+    /// it to this one.
+    static let schemaVersion: Int32 = 2
     /// `PRAGMA application_id`: "hmsp", so another program's database is told apart.
     static let applicationId: Int32 = 0x686D_7370
     static let databaseName = "spool.db"
@@ -81,12 +82,12 @@ final class SQLiteSpool: SpoolStore {
 
     // MARK: SpoolStore
 
-    func commit(_ batch: SpoolBatch) throws(SpoolError) -> [Int64] {
-        guard !batch.isEmpty else { return [] }
-        var ids: [Int64] = []
-        ids.reserveCapacity(batch.inserts.count)
+    func commit(_ batch: SpoolBatch) throws(SpoolError) -> SpoolCommitted {
+        guard !batch.isEmpty else { return SpoolCommitted() }
+        var committed = SpoolCommitted()
+        committed.ids.reserveCapacity(batch.inserts.count)
         do throws(Failure) {
-            try exec("BEGIN IMMEDIATE")
+            try step(try statement("BEGIN IMMEDIATE"))
             do throws(Failure) {
                 let insert = try statement(
                     "INSERT INTO requests(fingerprint, endpoint, lane_kind, lane_value, linked_kind, linked_value, body, captured_at, origin, attempts) VALUES (?,?,?,?,?,?,?,?,?,?)"
@@ -108,18 +109,26 @@ final class SQLiteSpool: SpoolStore {
                     bind(insert, 9, row.origin)
                     sqlite3_bind_int(insert, 10, Int32(row.attempts))
                     try step(insert)
-                    ids.append(sqlite3_last_insert_rowid(db))
+                    committed.ids.append(sqlite3_last_insert_rowid(db))
                 }
-                let started = try statement("UPDATE requests SET attempts = attempts + 1 WHERE id = ?")
-                for id in batch.started {
-                    sqlite3_bind_int64(started, 1, id)
+                if !batch.started.isEmpty {
+                    // One small row per turn, not one rewrite of each started row (body included).
+                    let started = try statement("INSERT INTO starts(rows) VALUES (?)")
+                    _ = batch.started.withUnsafeBytes { hm_sqlite3_bind_blob(started, 1, $0.baseAddress, Int32($0.count)) }
                     try step(started)
+                    committed.starts = sqlite3_last_insert_rowid(db)
+                }
+                let done = try statement("DELETE FROM starts WHERE id = ?")
+                for id in batch.startsDone {
+                    sqlite3_bind_int64(done, 1, id)
+                    try step(done)
                 }
                 let removed = try statement("DELETE FROM requests WHERE id = ?")
-                for id in batch.removed {
+                for (id, _) in batch.removed {
                     sqlite3_bind_int64(removed, 1, id)
                     try step(removed)
                 }
+                try countWaiting(batch)
                 if !batch.sends.isEmpty {
                     let fingerprint = batch.fingerprint
                     let send = try statement("INSERT INTO sends(fingerprint, endpoint, at) VALUES (?,?,?)")
@@ -140,6 +149,37 @@ final class SQLiteSpool: SpoolStore {
                         sendsSincePrune = 0
                     }
                 }
+                try step(try statement("COMMIT"))
+            } catch {
+                try? exec("ROLLBACK")
+                throw error
+            }
+        } catch {
+            throw error.spoolError
+        }
+        return committed
+    }
+
+    func adoptStarts() throws(SpoolError) {
+        do throws(Failure) {
+            try exec("BEGIN IMMEDIATE")
+            do throws(Failure) {
+                let entries = try statement("SELECT rows FROM starts")
+                var started: [Int64] = []
+                while try step(entries, reset: false) {
+                    let bytes = UnsafeRawBufferPointer(
+                        start: sqlite3_column_blob(entries, 0), count: Int(sqlite3_column_bytes(entries, 0)))
+                    for offset in stride(from: 0, to: bytes.count - 7, by: 8) {
+                        started.append(bytes.loadUnaligned(fromByteOffset: offset, as: Int64.self))
+                    }
+                }
+                sqlite3_reset(entries)
+                let attempt = try statement("UPDATE requests SET attempts = attempts + 1 WHERE id = ?")
+                for id in started {
+                    sqlite3_bind_int64(attempt, 1, id)
+                    try step(attempt)
+                }
+                try exec("DELETE FROM starts")
                 try exec("COMMIT")
             } catch {
                 try? exec("ROLLBACK")
@@ -148,7 +188,6 @@ final class SQLiteSpool: SpoolStore {
         } catch {
             throw error.spoolError
         }
-        return ids
     }
 
     func load(fingerprint: String, after: Int64, limit: Int) throws(SpoolError) -> [SpoolRow] {
@@ -183,13 +222,34 @@ final class SQLiteSpool: SpoolStore {
     func count(origin: String?) throws(SpoolError) -> Int {
         do {
             let query = try statement(
-                origin == nil ? "SELECT count(*) FROM requests" : "SELECT count(*) FROM requests WHERE origin = ?")
+                origin == nil ? "SELECT count(*) FROM requests" : "SELECT total(waiting) FROM origins WHERE origin = ?")
             if let origin { bind(query, 1, origin) }
             defer { sqlite3_reset(query) }
             _ = try step(query, reset: false)
             return Int(sqlite3_column_int64(query, 0))
         } catch {
             throw error.spoolError
+        }
+    }
+
+    /// Moves each origin's count of waiting rows by the batch's inserts and removals (in the
+    /// batch's transaction). An origin whose rows are all gone loses its entry.
+    private func countWaiting(_ batch: SpoolBatch) throws(Failure) {
+        var change: [String: Int64] = [:]
+        for row in batch.inserts { change[row.origin, default: 0] += 1 }
+        for (_, origin) in batch.removed { change[origin, default: 0] -= 1 }
+        guard !change.isEmpty else { return }
+        let add = try statement(
+            "INSERT INTO origins(origin, waiting) VALUES (?, ?) ON CONFLICT(origin) DO UPDATE SET waiting = waiting + excluded.waiting")
+        let prune = try statement("DELETE FROM origins WHERE origin = ? AND waiting <= 0")
+        for (origin, delta) in change where delta != 0 {
+            bind(add, 1, origin)
+            sqlite3_bind_int64(add, 2, delta)
+            try step(add)
+            if delta < 0 {
+                bind(prune, 1, origin)
+                try step(prune)
+            }
         }
     }
 
@@ -313,7 +373,7 @@ final class SQLiteSpool: SpoolStore {
                   body BLOB NOT NULL, captured_at INTEGER NOT NULL, origin TEXT NOT NULL,
                   attempts INTEGER NOT NULL DEFAULT 0);
                 CREATE INDEX IF NOT EXISTS requests_by_key ON requests(fingerprint, id);
-                CREATE INDEX IF NOT EXISTS requests_by_origin ON requests(origin);
+                \(Self.version2Tables)
                 CREATE TABLE IF NOT EXISTS sends(fingerprint TEXT NOT NULL, endpoint INTEGER NOT NULL, at INTEGER NOT NULL);
                 CREATE INDEX IF NOT EXISTS sends_by_key ON sends(fingerprint, endpoint, at);
                 CREATE TABLE IF NOT EXISTS sender(id INTEGER PRIMARY KEY CHECK (id = 1), origin TEXT, pid INTEGER, since INTEGER);
@@ -331,7 +391,31 @@ final class SQLiteSpool: SpoolStore {
                 code: SQLITE_MISMATCH,
                 message: "\(path): was written by a newer version of the toolkit (schema \(version); this one reads up to \(Self.schemaVersion))")
         }
+        if version == 1 {
+            // Schema 1 indexed every row by origin and counted attempts in every started row;
+            // 2 keeps a count per origin and a row of starts per turn instead. The index stays:
+            // processes of the older build may still use this spool (a rolling deploy), and
+            // they count their own rows with it.
+            try exec(
+                """
+                BEGIN IMMEDIATE;
+                \(Self.version2Tables)
+                INSERT OR REPLACE INTO origins(origin, waiting) SELECT origin, count(*) FROM requests GROUP BY origin;
+                PRAGMA user_version=\(Self.schemaVersion);
+                COMMIT;
+                """, path: path)
+        }
     }
+
+    /// The tables schema 2 added. `origins`: the rows waiting per origin, kept in each commit
+    /// that adds or removes rows (a flush asks for its own count every poll, and an index of
+    /// every row by origin cost each insert and delete more than the count saves). `starts`:
+    /// each row holds the ids (64-bit, native order) of the requests one turn started:
+    /// one small insert per turn instead of an attempts update of every started row.
+    private static let version2Tables = """
+        CREATE TABLE IF NOT EXISTS origins(origin TEXT PRIMARY KEY, waiting INTEGER NOT NULL) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS starts(id INTEGER PRIMARY KEY, rows BLOB NOT NULL);
+        """
 
     private func closeDatabase() {
         for statement in statements.values { sqlite3_finalize(statement) }

@@ -24,12 +24,15 @@ struct SpoolTurn {
 
     // Results of ``SpoolLink/perform(_:nowMonotonic:nowUnix:)``.
     var committed = false
+    /// The starts entry the commit wrote for `batch.started`.
+    var startsEntry: Int64?
     var becameSender = false
     /// Send times (Unix ms) of the predecessor, per endpoint, when the role was taken.
     var seeds: [(endpoint: Endpoint, times: [Int64])] = []
     var loaded: [SpoolRow] = []
     var ownWaiting: Int?
-    var bytes: Int64 = 0
+    /// The files' size, when measured this turn.
+    var bytes: Int64?
     var error: SpoolError?
 }
 
@@ -59,9 +62,17 @@ final class SpoolLink {
     var schedule: SpoolSchedule
     private(set) var isSender = false
     /// Rows whose request has its outcome, to remove at the next commit.
-    var removed: [Int64] = []
+    var removed: [(id: Int64, origin: String)] = []
+    /// The origin of each row in the scheduler (its removal lowers that origin's count).
+    private var loadedOrigins: [Int64: String] = [:]
+    /// The starts entries (see ``SpoolBatch/started``) each row in the scheduler is in, and
+    /// how many rows of each entry have no final outcome yet: an entry goes with its last row.
+    private var rowStarts: [Int64: [Int64]] = [:]
+    private var startsOpen: [Int64: Int] = [:]
+    /// Entries whose rows all have their outcome, to remove at the next commit.
+    var startsDone: [Int64] = []
     /// Rows in the scheduler.
-    var loaded = 0
+    var loaded: Int { loadedOrigins.count }
     /// This process's rows in the spool: exact after a count, an upper bound between counts.
     var ownWaiting = 0
     /// Calls taken from the intake and not yet committed.
@@ -106,12 +117,13 @@ final class SpoolLink {
                     body: entry.body, capturedAt: Self.unixTime(ofMonotonic: entry.queuedAt, now: nowMonotonic, nowUnix: nowUnix),
                     origin: origin)
             }
-            _ = try store.commit(turn.batch)
+            turn.startsEntry = try store.commit(turn.batch).starts
             turn.committed = true
             var sender = isSender
             if turn.trySender, store.takeSenderRole(origin: origin, pid: getpid()) {
                 sender = true
                 turn.becameSender = true
+                try store.adoptStarts()
                 cursor = 0
                 moreRows = true
                 for (endpoint, window) in windows {
@@ -125,7 +137,8 @@ final class SpoolLink {
                 moreRows = turn.loaded.count == turn.refill
             }
             if turn.countOwn { turn.ownWaiting = try store.count(origin: origin) }
-            turn.bytes = store.bytes()
+            // Three stat calls: only when rows came in, and now and then for the stats.
+            if !turn.entries.isEmpty || turn.lookForRows || turn.becameSender { turn.bytes = store.bytes() }
         } catch {
             turn.error = error
             // This process sends from memory from now on: another one may send the spool's rows.
@@ -141,9 +154,13 @@ final class SpoolLink {
             ownWaiting += turn.entries.count
         }
         if turn.becameSender { isSender = true }
-        loaded += turn.loaded.count
+        for row in turn.loaded { loadedOrigins[row.id] = row.origin }
+        if turn.committed, let entry = turn.startsEntry {
+            startsOpen[entry] = turn.batch.started.count
+            for row in turn.batch.started { rowStarts[row, default: []].append(entry) }
+        }
         if let own = turn.ownWaiting { ownWaiting = own }
-        if turn.error == nil { bytes = UInt64(max(turn.bytes, 0)) }
+        if turn.error == nil, let measured = turn.bytes { bytes = UInt64(max(measured, 0)) }
         if turn.error != nil {
             failed = true
             errors += 1
@@ -153,8 +170,14 @@ final class SpoolLink {
 
     /// A loaded row's request has its final outcome: its row goes at the next commit.
     func finished(_ row: Int64) {
-        loaded -= 1
-        if !failed { removed.append(row) }
+        guard let origin = loadedOrigins.removeValue(forKey: row) else { return }
+        guard !failed else { return }
+        removed.append((row, origin))
+        for entry in rowStarts.removeValue(forKey: row) ?? [] {
+            let open = (startsOpen[entry] ?? 1) - 1
+            startsOpen[entry] = open > 0 ? open : nil
+            if open <= 0 { startsDone.append(entry) }
+        }
     }
 
     /// The last words of a spool at the end of the engine: how many requests wait in it.
@@ -178,7 +201,10 @@ final class SpoolLink {
         origin = Self.newOrigin()
         isSender = false
         removed = []
-        loaded = 0
+        loadedOrigins = [:]
+        rowStarts = [:]
+        startsOpen = [:]
+        startsDone = []
         ownWaiting = 0
         committing = 0
         spooled = 0

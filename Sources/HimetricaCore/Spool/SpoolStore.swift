@@ -28,14 +28,26 @@ struct SpoolBatch {
     var fingerprint: String
     /// New rows (their `id` is assigned by the store).
     var inserts: [SpoolRow] = []
-    /// Rows whose request is about to start: attempts + 1 is committed before the send.
+    /// Rows whose request is about to start, committed before the send as one entry of the
+    /// spool's starts (see ``SpoolStore/adoptStarts()``).
     var started: [Int64] = []
-    /// Rows whose request has its final outcome.
-    var removed: [Int64] = []
+    /// Entries of the starts whose rows all have their final outcome.
+    var startsDone: [Int64] = []
+    /// Rows whose request has its final outcome, with the origin that accepted each (its
+    /// count of waiting rows goes down with them).
+    var removed: [(id: Int64, origin: String)] = []
     /// Send times to keep for the next sender's limiter: (endpoint, Unix ms).
     var sends: [(endpoint: Endpoint, at: Int64)] = []
 
-    var isEmpty: Bool { inserts.isEmpty && started.isEmpty && removed.isEmpty && sends.isEmpty }
+    var isEmpty: Bool { inserts.isEmpty && started.isEmpty && startsDone.isEmpty && removed.isEmpty && sends.isEmpty }
+}
+
+/// What a commit assigned.
+struct SpoolCommitted {
+    /// The ids of the batch's inserts, in order.
+    var ids: [Int64] = []
+    /// The entry recording the batch's starts, if it had any.
+    var starts: Int64?
 }
 
 /// Waiting requests of one (endpoint, key fingerprint), for `himetrica spool status`.
@@ -60,11 +72,15 @@ struct SpoolError: Error, CustomStringConvertible {
 /// The durable store under the engine's spool: SQLite in production (``SQLiteSpool``).
 /// Used by the flush thread only (one connection per process, never shared with a fork).
 protocol SpoolStore: AnyObject {
-    /// Commits `batch` in one transaction; returns the ids given to its inserts, in order.
-    func commit(_ batch: SpoolBatch) throws(SpoolError) -> [Int64]
+    /// Commits `batch` in one transaction; returns the ids it assigned.
+    func commit(_ batch: SpoolBatch) throws(SpoolError) -> SpoolCommitted
+    /// For a new sender: counts the starts its predecessors recorded (requests that were in
+    /// flight when they stopped) into their rows' attempts, and forgets them.
+    func adoptStarts() throws(SpoolError)
     /// Up to `limit` rows of `fingerprint` with ids above `after`, oldest first.
     func load(fingerprint: String, after: Int64, limit: Int) throws(SpoolError) -> [SpoolRow]
-    /// Rows accepted by `origin` still waiting (nil: all rows).
+    /// Rows accepted by `origin` still waiting (nil: all rows). Cheap for an origin: a flush
+    /// asks it every poll.
     func count(origin: String?) throws(SpoolError) -> Int
     /// Send times (Unix ms) of `fingerprint` to `endpoint` at or after `since`, oldest first.
     func sends(fingerprint: String, endpoint: Endpoint, since: Int64) throws(SpoolError) -> [Int64]
