@@ -3,7 +3,8 @@
 # alone, in a fresh folder outside the repository (a cold build, its own scratch path), and
 # checks that its resolution names neither Vapor nor Hummingbird nor ArgumentParser. Then runs
 # it against a dev server ($HIMETRICA_DEVSERVER or .build/debug/himetrica-devserver): it must
-# deliver its events. Prints the cold build time.
+# deliver its events. Prints the cold build time. Last, a plain `swift build` of the checkout
+# with no traits, as a newcomer types it: every stub for a disabled trait must still compile.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 work="$(mktemp -d /tmp/himetrica-consumer.XXXXXX)"
@@ -31,3 +32,6 @@ done
 HIMETRICA_DEVSERVER="${HIMETRICA_DEVSERVER:-$root/.build/debug/himetrica-devserver}" \
   "$root/scripts/with-devserver.sh" -- "$work/.build/debug/Consumer"
 echo "consumer: ok"
+
+swift build --package-path "$root" --scratch-path "$work/.build-plain" 2>&1 | tail -1
+echo "consumer: plain swift build of the checkout ok"
