@@ -41,6 +41,8 @@
  * Process hooks. The first hm_client_new() registers, once per process:
  * - pthread_atfork() handlers: a child process gets fresh, empty clients with their own flush
  *   thread; it never sends again what the parent still holds (the parent delivers it).
+ *   A language runtime whose callbacks need a lock the forking thread holds calls
+ *   hm_prepare_fork() before it forks.
  * - an atexit() handler: when the process exits, each client not yet freed gets a bounded
  *   flush (its exit_flush_timeout). So a client never freed still runs its callbacks after
  *   main() returns: keep what their user_data points to alive until exit, or free the client
@@ -219,6 +221,21 @@ HM_EXPORT hm_status hm_shutdown_at_exit(hm_client * HM_NULLABLE client, uint64_t
 /// points to may be freed; only a callback that was already running and had not returned by
 /// the deadline (stuck in your code) may still be running then.
 HM_EXPORT void hm_client_free(hm_client * HM_NULLABLE client);
+
+/* ---- fork() from a language runtime -------------------------------------------------- */
+
+/// Call right before `fork()` from a language runtime whose own lock the callbacks need
+/// (Python's GIL), with that lock released: waits, at most 1 s, until every client's flush
+/// thread is out of its callbacks and parked, and keeps it parked until the fork ends. The
+/// pthread_atfork() handlers do the rest, with or without this call; without it, they let
+/// fork() go ahead while a flush thread is inside a callback, as waiting for it could deadlock.
+/// A runtime that takes a lock of its own when a thread enters it needs this call: CPython
+/// before 3.11.10 hangs a child forked while the flush thread enters Python
+/// (python/cpython#112275). The Python binding calls it from os.register_at_fork().
+/// Returns HM_OK, or HM_ERR_TIMEOUT when a flush thread was still inside a callback after 1 s
+/// (fork() then goes ahead as without this call). A fork that does not come within another
+/// second lets the threads go on.
+HM_EXPORT hm_status hm_prepare_fork(void);
 
 /* ---- Counters ------------------------------------------------------------------------ */
 

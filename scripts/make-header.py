@@ -55,6 +55,7 @@ SECTIONS = [
     ("3. Use it: track, identify, user-id", ["hm_track", "hm_identify", "hm_user_id", "hm_string_free"]),
     ("4. Flush and shut down", ["hm_flush", "hm_shutdown", "hm_shutdown_at_exit"]),
     ("5. Free it", ["hm_client_free"]),
+    ("fork() from a language runtime", ["hm_prepare_fork"]),
     ("Counters", ["hm_stat", "hm_stats", "hm_stats_snapshot", "hm_stats_get", "hm_stat_name"]),
     ("Errors", ["hm_last_error", "hm_status_name"]),
     ("Delivery callbacks", [
@@ -91,6 +92,8 @@ PROCESS_NOTES = """\
  * Process hooks. The first hm_client_new() registers, once per process:
  * - pthread_atfork() handlers: a child process gets fresh, empty clients with their own flush
  *   thread; it never sends again what the parent still holds (the parent delivers it).
+ *   A language runtime whose callbacks need a lock the forking thread holds calls
+ *   hm_prepare_fork() before it forks.
  * - an atexit() handler: when the process exits, each client not yet freed gets a bounded
  *   flush (its exit_flush_timeout). So a client never freed still runs its callbacks after
  *   main() returns: keep what their user_data points to alive until exit, or free the client

@@ -100,6 +100,69 @@ struct ForkGateTests {
         worker.finish()
     }
 
+    @Test("a fork announced ahead waits for the callback to return, parks the thread until the fork ends, or lets it go at its deadline")
+    func announcedAhead() {
+        let release = ConditionLock()
+        release.lock()
+        let inCallback = Atomic<Int>(0)
+        let worker = GateThread {
+            if inCallback.wrappingAdd(1, ordering: .relaxed).oldValue == 0 { release.withLock {} }
+        }
+        #expect(waitUntil(timeout: 5) { inCallback.load(ordering: .relaxed) > 0 })
+        worker.gate.forkAnnounced(parkingAtMostUntil: deadline(30))
+        let (parkedEarly, heldTook) = timed { worker.gate.awaitParked(until: deadline(0.2)) }
+        #expect(!parkedEarly && heldTook >= 0.19, "a thread inside a callback is not parked (\(heldTook) s)")
+        release.unlock()
+        #expect(worker.gate.awaitParked(until: deadline(5)), "it parks as the callback returns")
+        // The fork comes: its prepare handler finds the thread parked, the parent lets it go on.
+        worker.gate.forkBegins()
+        #expect(worker.gate.awaitSafePoint(until: deadline(0)))
+        let turns = worker.turns.load(ordering: .relaxed)
+        usleep(20_000)
+        #expect(worker.turns.load(ordering: .relaxed) == turns)
+        worker.gate.forkEnded()
+        #expect(waitUntil(timeout: 5) { worker.turns.load(ordering: .relaxed) > turns })
+
+        // Announced, but no fork comes: the thread goes on at the deadline by itself.
+        worker.gate.forkAnnounced(parkingAtMostUntil: deadline(0.3))
+        #expect(worker.gate.awaitParked(until: deadline(5)))
+        let parkedTurns = worker.turns.load(ordering: .relaxed)
+        let (resumed, resumeTook) = timed { waitUntil(timeout: 5) { worker.turns.load(ordering: .relaxed) > parkedTurns } }
+        #expect(resumed && resumeTook < 2, "went on \(resumeTook) s after parking")
+        #expect(worker.gate.pass() == 0, "no fork went ahead without it")
+        worker.finish()
+    }
+
+    @Test("a thread blocked in a C call (hiredis, a condition wait) counts as parked for a fork announced ahead, and parks when the call returns")
+    func blockedCallIsParked() {
+        let release = ConditionLock()
+        release.lock()
+        let gate = ForkGate()
+        gate.threadStarting()
+        let returned = Atomic<Bool>(false)
+        let thread = TestThread {
+            gate.bindToCurrentThread()
+            let token = ForkGate.enterBlockingCall()
+            release.withLock {}
+            ForkGate.exitCallout(token)  // parks here while the fork is announced
+            returned.store(true, ordering: .relaxed)
+            gate.threadEnded()
+        }
+        thread.start()
+        usleep(20_000)
+        gate.forkAnnounced(parkingAtMostUntil: deadline(30))
+        let (parked, took) = timed { gate.awaitParked(until: deadline(5)) }
+        #expect(parked && took < 1, "blocked counts as parked (\(took) s)")
+        release.unlock()
+        usleep(20_000)
+        let returnedWhileAnnounced = returned.load(ordering: .relaxed)
+        #expect(!returnedWhileAnnounced, "back from the call, it parked")
+        gate.forkEnded()
+        thread.join()
+        let returnedAfterTheFork = returned.load(ordering: .relaxed)
+        #expect(returnedAfterTheFork)
+    }
+
     @Test("callouts outside a flush thread are no-ops")
     func calloutOffTheFlushThread() {
         let token = ForkGate.enterCallout()

@@ -2,6 +2,7 @@
  * and hm_client_free each end by their own deadline (plus a fraction of a second) with the
  * right pending count, and once hm_client_free has returned the thread never calls the
  * callback again, even when it is let go and drops what it held (the user data may be gone).
+ * hm_prepare_fork waits 1 s at most for a thread held in its callback.
  *
  *   scripts/with-devserver.sh -- ./test_held_callback */
 #include "himetrica.h"
@@ -67,6 +68,13 @@ int main(void) {
     CHECK(status == HM_ERR_TIMEOUT && user_id == NULL, "hm_user_id timed out (status %d)", status);
     CHECK(took < 0.9, "hm_user_id ended by its deadline (%.3f s)", took);
 
+    /* hm_prepare_fork waits for the flush thread to leave its callback, 1 s at most. */
+    start = now_seconds();
+    status = hm_prepare_fork();
+    took = now_seconds() - start;
+    CHECK(status == HM_ERR_TIMEOUT && hm_last_error() != NULL, "hm_prepare_fork timed out (status %d)", status);
+    CHECK(took >= 0.95 && took < 1.9, "hm_prepare_fork ended by its deadline (%.3f s)", took);
+
     pending = 0;
     start = now_seconds();
     status = hm_shutdown(client, 300, &pending);
@@ -88,5 +96,11 @@ int main(void) {
     sleep_ms(500);
     CHECK(atomic_load(&calls) == 1 && atomic_load(&calls_after_free) == 0,
           "no callback after hm_client_free (%d calls, %d after)", atomic_load(&calls), atomic_load(&calls_after_free));
+
+    /* No flush thread inside a callback any more: nothing to wait for. */
+    start = now_seconds();
+    status = hm_prepare_fork();
+    took = now_seconds() - start;
+    CHECK(status == HM_OK && took < 0.5, "hm_prepare_fork with no callback under way (status %d, %.3f s)", status, took);
     return finish();
 }

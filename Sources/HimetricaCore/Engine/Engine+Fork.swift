@@ -8,6 +8,13 @@ extension Engine {
         transport.wakeup()
     }
 
+    /// Ahead of `fork()` (``ProcessHooks/parkBeforeFork()``): tells the flush thread to park at
+    /// its next safe point until `deadline` at most, and wakes it out of its poll.
+    func announceForkAhead(parkingAtMostUntil deadline: UInt64) {
+        forkGate.forkAnnounced(parkingAtMostUntil: deadline)
+        transport.wakeup()
+    }
+
     /// Before `fork()`, once the flush thread is at a safe point (or the wait for it ended):
     /// takes the engine's lock and the intake's and holds them across the fork.
     func lockForFork() {

@@ -8,7 +8,7 @@ import Darwin
 /// bounded flush of every live engine when the process exits. Besides the flush threads, the
 /// fork handlers bring every other thread of the toolkit with a ``ForkGate`` (the shared
 /// limit's) to a safe point.
-enum ProcessHooks {
+package enum ProcessHooks {
     private final class WeakEngine {
         weak var engine: Engine?
         init(_ engine: Engine) { self.engine = engine }
@@ -71,6 +71,22 @@ enum ProcessHooks {
         forkLocked.forEach { $0.forkGate.awaitSafePoint(until: deadline) }
         forkGates.forEach { $0.awaitSafePoint(until: deadline) }
         forkLocked.forEach { $0.lockForFork() }
+    }
+
+    /// Ahead of a `fork()` that a language runtime makes (`hm_prepare_fork`), called with the
+    /// runtime's own lock released: waits (bounded: ``ForkGate/safePointWait``) until every
+    /// gated thread is out of its callbacks and parked (or blocked in a C call), and keeps it
+    /// from going on until that fork ends, or for another ``ForkGate/safePointWait`` if none
+    /// comes. Says whether all of them got there; if not, `fork()` still goes ahead as without
+    /// this call.
+    package static func parkBeforeFork() -> Bool {
+        let (engines, gates) = registry.withLock { ($0.liveEngines, $0.gates.compactMap(\.gate)) }
+        let deadline = Clock.monotonicNanoseconds() &+ ForkGate.safePointWait
+        let parkUntil = deadline &+ ForkGate.safePointWait
+        gates.forEach { $0.forkAnnounced(parkingAtMostUntil: parkUntil) }
+        engines.forEach { $0.announceForkAhead(parkingAtMostUntil: parkUntil) }
+        let allGates = gates + engines.map(\.forkGate)
+        return allGates.reduce(true) { parked, gate in gate.awaitParked(until: deadline) && parked }
     }
 
     private static func afterFork(child: Bool) {

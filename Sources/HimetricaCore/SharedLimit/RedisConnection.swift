@@ -24,7 +24,7 @@ final class RedisConnection {
     /// that does not speak Redis.
     init(url: RedisURL, timeoutMilliseconds: Int) throws(RedisFailure) {
         var error = [CChar](repeating: 0, count: 256)
-        let gate = ForkGate.enterCallout()
+        let gate = ForkGate.enterBlockingCall()
         let connected = chiredis_connect(url.host, Int32(url.port), Int32(timeoutMilliseconds), &error, error.count)
         ForkGate.exitCallout(gate)
         guard let handle = connected else {
@@ -91,7 +91,7 @@ final class RedisConnection {
         var argv = copies.map { UnsafePointer<CChar>?($0) }
         // Inside hiredis the thread runs no Swift code and holds no lock of ours: a fork may
         // go ahead (see ForkGate); back in Swift it parks while one is in progress.
-        let gate = ForkGate.enterCallout()
+        let gate = ForkGate.enterBlockingCall()
         chiredis_command(handle, Int32(arguments.count), &argv, &lengths, &reply)
         ForkGate.exitCallout(gate)
         let text = withUnsafeBytes(of: reply.text) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }

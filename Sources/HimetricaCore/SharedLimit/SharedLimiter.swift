@@ -178,7 +178,7 @@ final class SharedLimiter: @unchecked Sendable {
             if due > now {
                 // Waiting is a fork safe point; the lock is let go before the thread may park,
                 // so a parked thread never holds it (the flush thread takes it in publish).
-                let gate = ForkGate.enterCallout()
+                let gate = ForkGate.enterBlockingCall()
                 lock.wait(untilMonotonic: due)
                 lock.unlock()
                 ForkGate.exitCallout(gate)

@@ -186,3 +186,59 @@ def test_a_callback_that_holds_the_flush_thread_cannot_hold_flush_shutdown_or_cl
         assert time.monotonic() - start < 0.9
     finally:
         release.set()
+
+
+def _fork_while_a_callback_sleeps(server, callback_seconds: float) -> tuple[float, str]:
+    """Forks while the flush thread is inside an on_delivery callback that sleeps (the GIL
+    released). Returns how long os.fork() took in the parent and what the child saw of the
+    callback: "inside" when the fork copied the process while the callback was under way."""
+    inside, entered = threading.Event(), threading.Event()
+
+    def on_delivery(delivery):
+        if not entered.is_set():
+            inside.set()
+            entered.set()
+            time.sleep(callback_seconds)
+            inside.clear()
+
+    c = himetrica.Client(KEY, endpoint=server.endpoint, rate_limit_track=None, on_delivery=on_delivery)
+    try:
+        c.track("before_fork", visitor_id="fork-callback")
+        assert entered.wait(10)
+        read_end, write_end = os.pipe()
+        start = time.monotonic()
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                os.write(write_end, b"inside" if inside.is_set() else b"after")
+                c.track("in_child", visitor_id="fork-callback-child")
+                code = 0 if c.flush(10) else 10
+            finally:
+                os._exit(code)
+        took = time.monotonic() - start
+        os.close(write_end)
+        _, status = os.waitpid(pid, 0)
+        seen = os.read(read_end, 16).decode()
+        os.close(read_end)
+        assert os.waitstatus_to_exitcode(status) == 0, "the child tracked and flushed"
+        assert c.flush(10 + callback_seconds)
+        return took, seen
+    finally:
+        c.close(5)
+
+
+def test_fork_waits_for_a_python_callback_under_way(server):
+    # The Python binding's before-fork hook (hm_prepare_fork, the GIL released) lets the
+    # callback finish, so the child is never copied while the flush thread is in Python:
+    # CPython before 3.11.10 can hang such a child (python/cpython#112275).
+    took, seen = _fork_while_a_callback_sleeps(server, 0.3)
+    assert seen == "after"
+    assert took < 1.0
+
+
+def test_fork_goes_ahead_when_a_callback_takes_longer_than_a_second(server):
+    # The wait is bounded: a callback that does not return within 1 s does not hold the fork.
+    took, seen = _fork_while_a_callback_sleeps(server, 4.0)
+    assert seen == "inside"
+    assert 0.9 <= took < 3.0

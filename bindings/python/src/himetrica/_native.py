@@ -53,6 +53,7 @@ _SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "hm_config_set_log_callback": (c_int, [_P, LOG_CALLBACK, c_int32, _P]),
     "hm_client_new": (c_int, [_S, _P, POINTER(c_void_p)]),
     "hm_client_free": (None, [_P]),
+    "hm_prepare_fork": (c_int, []),
     "hm_track": (c_int, [_P, _S, _S, _S, _S, _S, _S, _S]),
     "hm_identify": (c_int, [_P, _S, _S, _S, _S]),
     # The out pointer is a char** freed with hm_string_free, so it is read as a void*.

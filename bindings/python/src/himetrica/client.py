@@ -167,6 +167,35 @@ def _after_fork_in_child() -> None:
         client._lock = threading.Lock()
 
 
+def _before_fork() -> None:
+    # A CDLL call, so the GIL is released while it waits: every flush thread finishes the
+    # callback it is in and parks until the fork ends. Otherwise the child could be copied
+    # while a flush thread enters Python, and CPython before 3.11.10 then hangs the child
+    # (python/cpython#112275).
+    if _live:
+        try:
+            _native.load().hm_prepare_fork()
+        except BaseException:
+            pass
+
+
+_before_fork_installed = False
+
+
+def _install_before_fork() -> None:
+    """Registers `_before_fork` once, with the first client (call it holding `_live_lock`).
+    `logging` is imported first: before-fork hooks run in the reverse order of registration,
+    so logging's (which takes its module lock) runs after ours, and a log callback under way
+    can finish while ours waits."""
+    global _before_fork_installed
+    if _before_fork_installed or not hasattr(os, "register_at_fork"):
+        return
+    import logging  # noqa: F401  (see the docstring)
+
+    os.register_at_fork(before=_before_fork)
+    _before_fork_installed = True
+
+
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
@@ -379,6 +408,7 @@ class Client:
         self._hm_track = _native.untyped("hm_track")
         self._hm_identify = _native.untyped("hm_identify")
         with _live_lock:
+            _install_before_fork()
             _live.add(self)
         if flush_on_signals:
             from . import _signals
