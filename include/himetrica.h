@@ -230,8 +230,8 @@ HM_EXPORT void hm_client_free(hm_client * HM_NULLABLE client);
 /// pthread_atfork() handlers do the rest, with or without this call; without it, they let
 /// fork() go ahead while a flush thread is inside a callback, as waiting for it could deadlock.
 /// A runtime that takes a lock of its own when a thread enters it needs this call: CPython
-/// before 3.11.10 hangs a child forked while the flush thread enters Python
-/// (python/cpython#112275). The Python binding calls it from os.register_at_fork().
+/// 3.11 and older, unless its release has the fix for python/cpython#112275 (3.11.7 does not),
+/// hangs a child forked while the flush thread enters Python. The Python binding calls it from os.register_at_fork().
 /// Returns HM_OK, or HM_ERR_TIMEOUT when a flush thread was still inside a callback after 1 s
 /// (fork() then goes ahead as without this call). A fork that does not come within another
 /// second lets the threads go on.

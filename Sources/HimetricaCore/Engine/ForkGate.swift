@@ -27,8 +27,8 @@ import Darwin
 ///
 /// A callout is safe for `fork()` only as far as the callback is: a Python callback entering
 /// Python (a new thread state for the flush thread) holds CPython's interpreter-list lock for a
-/// moment, and CPython before 3.11.10 and 3.12 takes that lock in the child before renewing it
-/// (python/cpython#112275), so a child forked in that moment hangs. A runtime like that calls
+/// moment, and CPython 3.11 and older, unless patched, takes that lock in the child before
+/// renewing it (python/cpython#112275), so a child forked in that moment hangs. A runtime like that calls
 /// ``ProcessHooks/parkBeforeFork()`` (`hm_prepare_fork`) before it forks, with its own
 /// lock released: every thread then leaves its callback and parks (``awaitParked(until:)``),
 /// and the prepare handler finds it there.

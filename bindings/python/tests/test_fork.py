@@ -231,7 +231,7 @@ def _fork_while_a_callback_sleeps(server, callback_seconds: float) -> tuple[floa
 def test_fork_waits_for_a_python_callback_under_way(server):
     # The Python binding's before-fork hook (hm_prepare_fork, the GIL released) lets the
     # callback finish, so the child is never copied while the flush thread is in Python:
-    # CPython before 3.11.10 can hang such a child (python/cpython#112275).
+    # CPython 3.11 and older can hang such a child unless patched (python/cpython#112275).
     took, seen = _fork_while_a_callback_sleeps(server, 0.3)
     assert seen == "after"
     assert took < 1.0

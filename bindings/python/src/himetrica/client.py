@@ -170,8 +170,8 @@ def _after_fork_in_child() -> None:
 def _before_fork() -> None:
     # A CDLL call, so the GIL is released while it waits: every flush thread finishes the
     # callback it is in and parks until the fork ends. Otherwise the child could be copied
-    # while a flush thread enters Python, and CPython before 3.11.10 then hangs the child
-    # (python/cpython#112275).
+    # while a flush thread enters Python, and CPython 3.11 and older, unless patched, then
+    # hangs the child (python/cpython#112275).
     if _live:
         try:
             _native.load().hm_prepare_fork()
