@@ -32,6 +32,17 @@ private func mode(_ path: String) -> mode_t {
     return stat(path, &info) == 0 ? info.st_mode & 0o777 : 0
 }
 
+/// The first column of the first row of `sql` on `path`, read with a connection of its own.
+private func sqliteInteger(_ path: String, _ sql: String) -> Int64? {
+    var db: OpaquePointer?
+    var statement: OpaquePointer?
+    sqlite3_open(path, &db)
+    defer { sqlite3_close(db) }
+    guard sqlite3_prepare_v2(db, sql, -1, &statement, nil) == SQLITE_OK else { return nil }
+    defer { sqlite3_finalize(statement) }
+    return sqlite3_step(statement) == SQLITE_ROW ? sqlite3_column_int64(statement, 0) : nil
+}
+
 /// Runs `sql` on `path` with a connection of its own (as another program would).
 private func sqlite(_ path: String, _ sql: String) {
     var db: OpaquePointer?
@@ -84,27 +95,60 @@ private func sqlite(_ path: String, _ sql: String) {
         #expect(try store.load(fingerprint: "fp_b", after: 0, limit: 10).map(\.id) == [ids[1]])
     }
 
-    @Test func attemptsAreCountedAndFinishedRowsRemoved() throws {
+    @Test func aNewSenderCountsWhatWasInFlightAsAttempts() throws {
         let dir = temporaryDirectory()
         defer { removeTree(dir) }
         let store = try SQLiteSpool(directory: dir)
         let ids = try store.commit(SpoolBatch(fingerprint: "fp_a", inserts: [spoolRow(1), spoolRow(2, origin: "o2")])).ids
-        let first = try store.commit(SpoolBatch(fingerprint: "fp_a", started: [ids[0]])).starts
-        let second = try store.commit(SpoolBatch(fingerprint: "fp_a", started: [ids[0], ids[1]])).starts
-        #expect(first != nil && second != nil && first != second)
-        // The second turn's requests finished; the first one's is still in flight when a new
-        // sender takes over: it counts the starts still recorded.
-        _ = try store.commit(SpoolBatch(fingerprint: "fp_a", startsDone: [second!]))
-        #expect(try store.load(fingerprint: "fp_a", after: 0, limit: 10).map(\.attempts) == [0, 0])
-        try store.adoptStarts()
-        #expect(try store.load(fingerprint: "fp_a", after: 0, limit: 10).map(\.attempts) == [1, 0])
-        try store.adoptStarts()
-        #expect(try store.load(fingerprint: "fp_a", after: 0, limit: 10).map(\.attempts) == [1, 0], "adopted once")
-        #expect(try store.count(origin: "o1") == 1)
-        _ = try store.commit(SpoolBatch(fingerprint: "fp_a", removed: [(ids[0], "o1")]))
-        #expect(try store.count(origin: "o1") == 0)
-        #expect(try store.count(origin: "o2") == 1)
+        _ = try store.commit(SpoolBatch(fingerprint: "fp_a", inFlight: [ids[0], ids[1]]))
+        // The second request finished; the first is still in flight when a new sender takes over.
+        _ = try store.commit(SpoolBatch(fingerprint: "fp_a", inFlight: [ids[0]], removed: [(ids[1], "o2")]))
+        #expect(try store.count(origin: "o2") == 0)
         #expect(try store.count(origin: nil) == 1)
+        let next = try SQLiteSpool(directory: dir)
+        try next.adoptProgress()
+        #expect(try next.load(fingerprint: "fp_a", after: 0, limit: 10).map(\.attempts) == [1])
+        try next.adoptProgress()
+        #expect(try next.load(fingerprint: "fp_a", after: 0, limit: 10).map(\.attempts) == [1], "adopted once")
+        _ = try next.commit(SpoolBatch(fingerprint: "fp_a", inFlight: [], removed: [(ids[0], "o1")]))
+        #expect(try next.count(origin: "o1") == 0)
+        #expect(try next.count(origin: nil) == 0)
+    }
+
+    @Test func finishedRowsCountAsGoneAtOnceAndAreDeletedTogether() throws {
+        let dir = temporaryDirectory()
+        defer { removeTree(dir) }
+        let store = try SQLiteSpool(directory: dir)
+        let total = SQLiteSpool.compactAfter + 20
+        let ids = try store.commit(SpoolBatch(fingerprint: "fp_a", inserts: (1...total).map { spoolRow($0) })).ids
+        let allRows = "SELECT count(*) FROM requests"
+        // Finished while others stay in flight: gone from every count, the rows still there.
+        _ = try store.commit(SpoolBatch(fingerprint: "fp_a", inFlight: [ids[11]], removed: ids[0..<10].map { ($0, "o1") }))
+        #expect(try store.count(origin: "o1") == total - 10)
+        #expect(try store.summaries().map(\.count) == [total - 10])
+        #expect(try store.summaries().map(\.oldest) == [spoolRow(11).capturedAt])
+        #expect(sqliteInteger(dir + "/spool.db", allRows) == Int64(total))
+        // A new sender deletes them before it loads.
+        let next = try SQLiteSpool(directory: dir)
+        try next.adoptProgress()
+        #expect(sqliteInteger(dir + "/spool.db", allRows) == Int64(total - 10))
+        #expect(try next.load(fingerprint: "fp_a", after: 0, limit: 1).map(\.id) == [ids[10]])
+        #expect(try next.load(fingerprint: "fp_a", after: 0, limit: total).map(\.attempts).reduce(0, +) == 1, "ids[11] was in flight")
+        // It deletes its own finished rows once enough wait...
+        let many = ids[10..<(10 + SQLiteSpool.compactAfter - 1)].map { ($0, "o1") }
+        _ = try next.commit(SpoolBatch(fingerprint: "fp_a", inFlight: [ids[total - 1]], removed: many))
+        #expect(sqliteInteger(dir + "/spool.db", allRows) == Int64(total - 10))
+        _ = try next.commit(SpoolBatch(fingerprint: "fp_a", inFlight: [ids[total - 1]], removed: [(ids[265], "o1")]))
+        #expect(sqliteInteger(dir + "/spool.db", allRows) == 10)
+        // ...when nothing is in flight, and before it gives the role up.
+        _ = try next.commit(SpoolBatch(fingerprint: "fp_a", inFlight: [ids[total - 1]], removed: [(ids[266], "o1")]))
+        #expect(sqliteInteger(dir + "/spool.db", allRows) == 10)
+        _ = try next.commit(SpoolBatch(fingerprint: "fp_a", inFlight: [], removed: [(ids[267], "o1")]))
+        #expect(sqliteInteger(dir + "/spool.db", allRows) == 8)
+        _ = try next.commit(SpoolBatch(fingerprint: "fp_a", inFlight: [ids[total - 1]], removed: [(ids[268], "o1")]))
+        try next.compact()
+        #expect(sqliteInteger(dir + "/spool.db", allRows) == 7)
+        #expect(try next.count(origin: nil) == 7)
     }
 
     @Test func sendTimesAreKeptPerKeyAndEndpoint() throws {
@@ -149,10 +193,10 @@ private func sqlite(_ path: String, _ sql: String) {
         _ = try SQLiteSpool(directory: dir)
         sqlite(dir + "/spool.db", "PRAGMA user_version=7")
         let error = #expect(throws: SpoolError.self) { try SQLiteSpool(directory: dir) }
-        #expect(error?.message == "\(dir)/spool.db: was written by a newer version of the toolkit (schema 7; this one reads up to 2)")
+        #expect(error?.message == "\(dir)/spool.db: was written by a newer version of the toolkit (schema 7; this one reads up to 3)")
     }
 
-    @Test func aSchema1SpoolIsMovedToSchema2WithItsCountsPerOrigin() throws {
+    @Test func aSchema1SpoolIsMovedToSchema3WithItsCountsPerOrigin() throws {
         let dir = temporaryDirectory()
         defer { removeTree(dir) }
         // Schema 1 as its build wrote it: rows indexed by origin, no counts.
@@ -186,6 +230,20 @@ private func sqlite(_ path: String, _ sql: String) {
         let reopened = try SQLiteSpool(directory: dir)
         #expect(try reopened.count(origin: "o2") == 2)
         #expect(try reopened.count(origin: nil) == 3)
+    }
+
+    @Test func aSchema2SpoolIsMovedToSchema3AndItsStartsAreStillAdopted() throws {
+        let dir = temporaryDirectory()
+        defer { removeTree(dir) }
+        let id = try SQLiteSpool(directory: dir).commit(SpoolBatch(fingerprint: "fp_a", inserts: [spoolRow(1)])).ids[0]
+        // As a schema-2 sender left it: no progress row, its request's start recorded as a row.
+        let blob = withUnsafeBytes(of: id) { $0.map { String(format: "%02x", $0) }.joined() }
+        sqlite(dir + "/spool.db", "DROP TABLE progress; INSERT INTO starts(rows) VALUES (x'\(blob)'); PRAGMA user_version=2")
+        let store = try SQLiteSpool(directory: dir)
+        #expect(sqliteInteger(dir + "/spool.db", "PRAGMA user_version") == 3)
+        try store.adoptProgress()
+        #expect(try store.load(fingerprint: "fp_a", after: 0, limit: 10).map(\.attempts) == [1])
+        #expect(sqliteInteger(dir + "/spool.db", "SELECT count(*) FROM starts") == 0)
     }
 
     @Test func anotherProgramsDatabaseIsNotASpool() throws {

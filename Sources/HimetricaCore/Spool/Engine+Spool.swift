@@ -65,15 +65,17 @@ extension Engine {
             }
         }
         turn.batch.removed = link.removed
-        turn.batch.startsDone = link.startsDone
         link.removed = []
-        link.startsDone = []
         let unix = clock.unixMilliseconds()
-        for job in started where job.spoolRow != nil {
-            turn.batch.started.append(job.spoolRow!)
+        var startedRows = false
+        for job in started {
+            guard let row = job.spoolRow else { continue }
+            link.inFlight.insert(row)
+            startedRows = true
             // Send times matter only to a limit (a successor's limiter keeps to its window).
             if link.windows.contains(where: { $0.endpoint == job.endpoint }) { turn.batch.sends.append((job.endpoint, unix)) }
         }
+        if startedRows || !turn.batch.removed.isEmpty { turn.batch.inFlight = Array(link.inFlight) }
         if !link.isSender, link.schedule.senderTryAt(now: now) <= now {
             turn.trySender = true
             link.schedule.triedSender(now: now)

@@ -21,11 +21,13 @@ public enum SpoolSync: String, Sendable, CaseIterable {
 /// Invariants: row ids only grow (AUTOINCREMENT) and a transaction's rows become visible at
 /// its commit, all at once, so a reader that has seen every id up to N never sees a new row
 /// with a smaller id later. The sender role is an `fcntl` write lock on `sender.lock`: the OS
-/// drops it when its holder dies, and a forked child does not inherit it.
+/// drops it when its holder dies, and a forked child does not inherit it. A finished request's
+/// row stays until a compaction, listed in the `progress` row meanwhile, so readers of the
+/// rows (a new sender, `spool status`) leave those out or compact first.
 final class SQLiteSpool: SpoolStore {
-    /// The schema this build writes (`PRAGMA user_version`). It opens schema 1 too and moves
-    /// it to this one.
-    static let schemaVersion: Int32 = 2
+    /// The schema this build writes (`PRAGMA user_version`). It opens schemas 1 and 2 too and
+    /// moves them to this one.
+    static let schemaVersion: Int32 = 3
     /// `PRAGMA application_id`: "hmsp", so another program's database is told apart.
     static let applicationId: Int32 = 0x686D_7370
     static let databaseName = "spool.db"
@@ -39,6 +41,12 @@ final class SQLiteSpool: SpoolStore {
     private var senderOrigin: String?
     /// Send times recorded since old ones were last pruned.
     private var sendsSincePrune = 0
+    /// The finished rows this connection, as the sender, listed in the progress row and has
+    /// not deleted yet.
+    private var finished: [Int64] = []
+    /// Finished rows are deleted once this many wait, or when nothing is in flight: one
+    /// delete of many neighbouring rows writes far fewer pages than one per turn.
+    static let compactAfter = 256
 
     /// Opens (or creates) the spool in `directory`. A database that SQLite finds corrupt is
     /// moved aside to `spool.db.corrupt-<unix time>` (reported through `movedAside`) and a
@@ -111,22 +119,14 @@ final class SQLiteSpool: SpoolStore {
                     try step(insert)
                     committed.ids.append(sqlite3_last_insert_rowid(db))
                 }
-                if !batch.started.isEmpty {
-                    // One small row per turn, not one rewrite of each started row (body included).
-                    let started = try statement("INSERT INTO starts(rows) VALUES (?)")
-                    _ = batch.started.withUnsafeBytes { hm_sqlite3_bind_blob(started, 1, $0.baseAddress, Int32($0.count)) }
-                    try step(started)
-                    committed.starts = sqlite3_last_insert_rowid(db)
-                }
-                let done = try statement("DELETE FROM starts WHERE id = ?")
-                for id in batch.startsDone {
-                    sqlite3_bind_int64(done, 1, id)
-                    try step(done)
-                }
-                let removed = try statement("DELETE FROM requests WHERE id = ?")
-                for (id, _) in batch.removed {
-                    sqlite3_bind_int64(removed, 1, id)
-                    try step(removed)
+                var finished = self.finished
+                if batch.inFlight != nil || !batch.removed.isEmpty {
+                    finished += batch.removed.map(\.id)
+                    if finished.count >= Self.compactAfter || batch.inFlight?.isEmpty == true {
+                        try deleteRows(finished)
+                        finished = []
+                    }
+                    try recordProgress(inFlight: batch.inFlight, finished: finished)
                 }
                 try countWaiting(batch)
                 if !batch.sends.isEmpty {
@@ -150,6 +150,7 @@ final class SQLiteSpool: SpoolStore {
                     }
                 }
                 try step(try statement("COMMIT"))
+                self.finished = finished
             } catch {
                 try? exec("ROLLBACK")
                 throw error
@@ -160,27 +161,82 @@ final class SQLiteSpool: SpoolStore {
         return committed
     }
 
-    func adoptStarts() throws(SpoolError) {
+    /// One small row rewritten per turn: the rows in flight (nil: as recorded) and the
+    /// finished ones not deleted yet.
+    private func recordProgress(inFlight: [Int64]?, finished: [Int64]) throws(Failure) {
+        let record = try statement(
+            "INSERT INTO progress(id, in_flight, finished) VALUES (1, coalesce(?1, x''), ?2) ON CONFLICT(id) DO UPDATE SET in_flight = coalesce(?1, in_flight), finished = ?2"
+        )
+        if let inFlight {
+            _ = inFlight.withUnsafeBytes { hm_sqlite3_bind_blob(record, 1, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32($0.count)) }
+        } else {
+            sqlite3_bind_null(record, 1)
+        }
+        _ = finished.withUnsafeBytes { hm_sqlite3_bind_blob(record, 2, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32($0.count)) }
+        try step(record)
+    }
+
+    /// Deletes the requests of `ids`, in id order (neighbours share pages).
+    private func deleteRows(_ ids: [Int64]) throws(Failure) {
+        let delete = try statement("DELETE FROM requests WHERE id = ?")
+        for id in ids.sorted() {
+            sqlite3_bind_int64(delete, 1, id)
+            try step(delete)
+        }
+    }
+
+    /// The ids in a blob column of the current row (64-bit, native order).
+    private func ids(_ statement: OpaquePointer, _ column: Int32) -> [Int64] {
+        let bytes = UnsafeRawBufferPointer(start: sqlite3_column_blob(statement, column), count: Int(sqlite3_column_bytes(statement, column)))
+        return stride(from: 0, to: bytes.count - 7, by: 8).map { bytes.loadUnaligned(fromByteOffset: $0, as: Int64.self) }
+    }
+
+    /// The finished rows listed in the progress row, not deleted yet.
+    private func listedFinished() throws(Failure) -> [Int64] {
+        let query = try statement("SELECT finished FROM progress WHERE id = 1")
+        defer { sqlite3_reset(query) }
+        return try step(query, reset: false) ? ids(query, 0) : []
+    }
+
+    func compact() throws(SpoolError) {
+        guard !finished.isEmpty else { return }
         do throws(Failure) {
             try exec("BEGIN IMMEDIATE")
             do throws(Failure) {
-                let entries = try statement("SELECT rows FROM starts")
+                try deleteRows(finished)
+                try recordProgress(inFlight: nil, finished: [])
+                try exec("COMMIT")
+                finished = []
+            } catch {
+                try? exec("ROLLBACK")
+                throw error
+            }
+        } catch {
+            throw error.spoolError
+        }
+    }
+
+    func adoptProgress() throws(SpoolError) {
+        do throws(Failure) {
+            try exec("BEGIN IMMEDIATE")
+            do throws(Failure) {
+                try deleteRows(try listedFinished())
                 var started: [Int64] = []
-                while try step(entries, reset: false) {
-                    let bytes = UnsafeRawBufferPointer(
-                        start: sqlite3_column_blob(entries, 0), count: Int(sqlite3_column_bytes(entries, 0)))
-                    for offset in stride(from: 0, to: bytes.count - 7, by: 8) {
-                        started.append(bytes.loadUnaligned(fromByteOffset: offset, as: Int64.self))
-                    }
-                }
+                let progress = try statement("SELECT in_flight FROM progress WHERE id = 1")
+                if try step(progress, reset: false) { started += ids(progress, 0) }
+                sqlite3_reset(progress)
+                // A schema-2 sender (a rolling deploy) records each turn's starts as a row.
+                let entries = try statement("SELECT rows FROM starts")
+                while try step(entries, reset: false) { started += ids(entries, 0) }
                 sqlite3_reset(entries)
                 let attempt = try statement("UPDATE requests SET attempts = attempts + 1 WHERE id = ?")
                 for id in started {
                     sqlite3_bind_int64(attempt, 1, id)
                     try step(attempt)
                 }
-                try exec("DELETE FROM starts")
+                try exec("DELETE FROM starts; DELETE FROM progress")
                 try exec("COMMIT")
+                finished = []
             } catch {
                 try? exec("ROLLBACK")
                 throw error
@@ -222,7 +278,7 @@ final class SQLiteSpool: SpoolStore {
     func count(origin: String?) throws(SpoolError) -> Int {
         do {
             let query = try statement(
-                origin == nil ? "SELECT count(*) FROM requests" : "SELECT total(waiting) FROM origins WHERE origin = ?")
+                origin == nil ? "SELECT total(waiting) FROM origins" : "SELECT total(waiting) FROM origins WHERE origin = ?")
             if let origin { bind(query, 1, origin) }
             defer { sqlite3_reset(query) }
             _ = try step(query, reset: false)
@@ -307,12 +363,17 @@ final class SQLiteSpool: SpoolStore {
 
     // MARK: Status (for operators)
 
-    /// What waits, per endpoint and key fingerprint.
+    /// What waits, per endpoint and key fingerprint (finished rows not deleted yet left out).
     func summaries() throws(SpoolError) -> [SpoolSummary] {
-        do {
-            let query = try statement(
-                "SELECT endpoint, fingerprint, count(*), min(captured_at) FROM requests GROUP BY endpoint, fingerprint ORDER BY endpoint, fingerprint")
-            defer { sqlite3_reset(query) }
+        do throws(Failure) {
+            try exec("BEGIN")
+            defer { try? exec("COMMIT") }
+            let finished = try listedFinished().map(String.init).joined(separator: ",")
+            var query: OpaquePointer?
+            let sql = "SELECT endpoint, fingerprint, count(*), min(captured_at) FROM requests WHERE id NOT IN (\(finished)) GROUP BY endpoint, fingerprint ORDER BY endpoint, fingerprint"
+            let rc = sqlite3_prepare_v2(db, sql, -1, &query, nil)
+            guard rc == SQLITE_OK, let query else { throw failure(rc) }
+            defer { sqlite3_finalize(query) }
             var out: [SpoolSummary] = []
             while try step(query, reset: false) {
                 guard let endpoint = Endpoint(rawValue: Int(sqlite3_column_int(query, 0))) else { continue }
@@ -374,6 +435,7 @@ final class SQLiteSpool: SpoolStore {
                   attempts INTEGER NOT NULL DEFAULT 0);
                 CREATE INDEX IF NOT EXISTS requests_by_key ON requests(fingerprint, id);
                 \(Self.version2Tables)
+                \(Self.version3Tables)
                 CREATE TABLE IF NOT EXISTS sends(fingerprint TEXT NOT NULL, endpoint INTEGER NOT NULL, at INTEGER NOT NULL);
                 CREATE INDEX IF NOT EXISTS sends_by_key ON sends(fingerprint, endpoint, at);
                 CREATE TABLE IF NOT EXISTS sender(id INTEGER PRIMARY KEY CHECK (id = 1), origin TEXT, pid INTEGER, since INTEGER);
@@ -391,16 +453,16 @@ final class SQLiteSpool: SpoolStore {
                 code: SQLITE_MISMATCH,
                 message: "\(path): was written by a newer version of the toolkit (schema \(version); this one reads up to \(Self.schemaVersion))")
         }
-        if version == 1 {
-            // Schema 1 indexed every row by origin and counted attempts in every started row;
-            // 2 keeps a count per origin and a row of starts per turn instead. The index stays:
-            // processes of the older build may still use this spool (a rolling deploy), and
-            // they count their own rows with it.
+        // Processes of an older build may still use this spool (a rolling deploy): what they
+        // use stays. Schema 1 indexed every row by origin (it counts its own rows with that
+        // index) and counted attempts in every started row; 2 added a count per origin and a
+        // row of starts per turn, which a new sender still adopts.
+        if version < Int64(Self.schemaVersion) {
             try exec(
                 """
                 BEGIN IMMEDIATE;
-                \(Self.version2Tables)
-                INSERT OR REPLACE INTO origins(origin, waiting) SELECT origin, count(*) FROM requests GROUP BY origin;
+                \(version == 1 ? Self.version2Tables + "INSERT OR REPLACE INTO origins(origin, waiting) SELECT origin, count(*) FROM requests GROUP BY origin;" : "")
+                \(Self.version3Tables)
                 PRAGMA user_version=\(Self.schemaVersion);
                 COMMIT;
                 """, path: path)
@@ -415,6 +477,14 @@ final class SQLiteSpool: SpoolStore {
     private static let version2Tables = """
         CREATE TABLE IF NOT EXISTS origins(origin TEXT PRIMARY KEY, waiting INTEGER NOT NULL) WITHOUT ROWID;
         CREATE TABLE IF NOT EXISTS starts(id INTEGER PRIMARY KEY, rows BLOB NOT NULL);
+        """
+
+    /// The table schema 3 added. `progress`: one row, rewritten by the sender each turn, with
+    /// the requests in flight (a new sender counts them as resent) and the finished requests
+    /// whose rows are not deleted yet (64-bit ids, native order). One small row per turn
+    /// instead of a row of starts per turn, its delete later, and a delete per finished row.
+    private static let version3Tables = """
+        CREATE TABLE IF NOT EXISTS progress(id INTEGER PRIMARY KEY CHECK (id = 1), in_flight BLOB NOT NULL, finished BLOB NOT NULL);
         """
 
     private func closeDatabase() {

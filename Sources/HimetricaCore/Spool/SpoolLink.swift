@@ -24,8 +24,6 @@ struct SpoolTurn {
 
     // Results of ``SpoolLink/perform(_:nowMonotonic:nowUnix:)``.
     var committed = false
-    /// The starts entry the commit wrote for `batch.started`.
-    var startsEntry: Int64?
     var becameSender = false
     /// Send times (Unix ms) of the predecessor, per endpoint, when the role was taken.
     var seeds: [(endpoint: Endpoint, times: [Int64])] = []
@@ -65,12 +63,8 @@ final class SpoolLink {
     var removed: [(id: Int64, origin: String)] = []
     /// The origin of each row in the scheduler (its removal lowers that origin's count).
     private var loadedOrigins: [Int64: String] = [:]
-    /// The starts entries (see ``SpoolBatch/started``) each row in the scheduler is in, and
-    /// how many rows of each entry have no final outcome yet: an entry goes with its last row.
-    private var rowStarts: [Int64: [Int64]] = [:]
-    private var startsOpen: [Int64: Int] = [:]
-    /// Entries whose rows all have their outcome, to remove at the next commit.
-    var startsDone: [Int64] = []
+    /// Rows whose request started and has no final outcome yet (see ``SpoolBatch/inFlight``).
+    var inFlight: Set<Int64> = []
     /// Rows in the scheduler.
     var loaded: Int { loadedOrigins.count }
     /// This process's rows in the spool: exact after a count, an upper bound between counts.
@@ -117,13 +111,13 @@ final class SpoolLink {
                     body: entry.body, capturedAt: Self.unixTime(ofMonotonic: entry.queuedAt, now: nowMonotonic, nowUnix: nowUnix),
                     origin: origin)
             }
-            turn.startsEntry = try store.commit(turn.batch).starts
+            _ = try store.commit(turn.batch)
             turn.committed = true
             var sender = isSender
             if turn.trySender, store.takeSenderRole(origin: origin, pid: getpid()) {
                 sender = true
                 turn.becameSender = true
-                try store.adoptStarts()
+                try store.adoptProgress()
                 cursor = 0
                 moreRows = true
                 for (endpoint, window) in windows {
@@ -155,10 +149,6 @@ final class SpoolLink {
         }
         if turn.becameSender { isSender = true }
         for row in turn.loaded { loadedOrigins[row.id] = row.origin }
-        if turn.committed, let entry = turn.startsEntry {
-            startsOpen[entry] = turn.batch.started.count
-            for row in turn.batch.started { rowStarts[row, default: []].append(entry) }
-        }
         if let own = turn.ownWaiting { ownWaiting = own }
         if turn.error == nil, let measured = turn.bytes { bytes = UInt64(max(measured, 0)) }
         if turn.error != nil {
@@ -171,19 +161,17 @@ final class SpoolLink {
     /// A loaded row's request has its final outcome: its row goes at the next commit.
     func finished(_ row: Int64) {
         guard let origin = loadedOrigins.removeValue(forKey: row) else { return }
+        inFlight.remove(row)
         guard !failed else { return }
         removed.append((row, origin))
-        for entry in rowStarts.removeValue(forKey: row) ?? [] {
-            let open = (startsOpen[entry] ?? 1) - 1
-            startsOpen[entry] = open > 0 ? open : nil
-            if open <= 0 { startsDone.append(entry) }
-        }
     }
 
     /// The last words of a spool at the end of the engine: how many requests wait in it.
     /// Gives the sender role up. Flush thread, lock not held.
     func close() -> Int? {
         guard let store, !failed else { return nil }
+        // Left undone, the next sender does it when it takes over.
+        try? store.compact()
         store.releaseSenderRole()
         return try? store.count(origin: nil)
     }
@@ -202,9 +190,7 @@ final class SpoolLink {
         isSender = false
         removed = []
         loadedOrigins = [:]
-        rowStarts = [:]
-        startsOpen = [:]
-        startsDone = []
+        inFlight = []
         ownWaiting = 0
         committing = 0
         spooled = 0

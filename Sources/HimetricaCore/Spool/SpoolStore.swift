@@ -28,26 +28,23 @@ struct SpoolBatch {
     var fingerprint: String
     /// New rows (their `id` is assigned by the store).
     var inserts: [SpoolRow] = []
-    /// Rows whose request is about to start, committed before the send as one entry of the
-    /// spool's starts (see ``SpoolStore/adoptStarts()``).
-    var started: [Int64] = []
-    /// Entries of the starts whose rows all have their final outcome.
-    var startsDone: [Int64] = []
+    /// The rows whose request is in flight once this turn's requests start (nil: unchanged),
+    /// committed before they are sent (see ``SpoolStore/adoptProgress()``).
+    var inFlight: [Int64]?
     /// Rows whose request has its final outcome, with the origin that accepted each (its
-    /// count of waiting rows goes down with them).
+    /// count of waiting rows goes down with them). They count as gone at once; the rows
+    /// themselves are deleted in a later compaction.
     var removed: [(id: Int64, origin: String)] = []
     /// Send times to keep for the next sender's limiter: (endpoint, Unix ms).
     var sends: [(endpoint: Endpoint, at: Int64)] = []
 
-    var isEmpty: Bool { inserts.isEmpty && started.isEmpty && startsDone.isEmpty && removed.isEmpty && sends.isEmpty }
+    var isEmpty: Bool { inserts.isEmpty && inFlight == nil && removed.isEmpty && sends.isEmpty }
 }
 
 /// What a commit assigned.
 struct SpoolCommitted {
     /// The ids of the batch's inserts, in order.
     var ids: [Int64] = []
-    /// The entry recording the batch's starts, if it had any.
-    var starts: Int64?
 }
 
 /// Waiting requests of one (endpoint, key fingerprint), for `himetrica spool status`.
@@ -74,9 +71,11 @@ struct SpoolError: Error, CustomStringConvertible {
 protocol SpoolStore: AnyObject {
     /// Commits `batch` in one transaction; returns the ids it assigned.
     func commit(_ batch: SpoolBatch) throws(SpoolError) -> SpoolCommitted
-    /// For a new sender: counts the starts its predecessors recorded (requests that were in
-    /// flight when they stopped) into their rows' attempts, and forgets them.
-    func adoptStarts() throws(SpoolError)
+    /// For a new sender: deletes the rows its predecessors finished, counts the requests they
+    /// had in flight when they stopped into their rows' attempts, and forgets both.
+    func adoptProgress() throws(SpoolError)
+    /// Deletes the finished rows this sender has not deleted yet (before it gives the role up).
+    func compact() throws(SpoolError)
     /// Up to `limit` rows of `fingerprint` with ids above `after`, oldest first.
     func load(fingerprint: String, after: Int64, limit: Int) throws(SpoolError) -> [SpoolRow]
     /// Rows accepted by `origin` still waiting (nil: all rows). Cheap for an origin: a flush

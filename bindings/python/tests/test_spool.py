@@ -226,7 +226,7 @@ def test_bad_spools_are_clear_errors(server, tmp_path, caplog):
     db.close()
     with pytest.raises(himetrica.ValidationError) as error:
         himetrica.Client(KEY, endpoint=server.endpoint, spool=str(newer))
-    assert "was written by a newer version of the toolkit (schema 9; this one reads up to 2)" in str(error.value)
+    assert "was written by a newer version of the toolkit (schema 9; this one reads up to 3)" in str(error.value)
 
     corrupt = tmp_path / "corrupt"
     corrupt.mkdir()
