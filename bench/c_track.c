@@ -5,6 +5,7 @@
  *   spool     the call cost and delivery again with a spool, the flush thread's commit rate
  *             and the disk bytes per queued event
  *   spool_call  only the call cost with a spool (to alternate with `call` in repeated runs)
+ *   spool_deliver  only delivery with a spool (to alternate with `deliver` in repeated runs)
  * Prints one "name value unit" line per figure, for bench/run.sh to tabulate. Every loop is
  * bounded in count and time. */
 #include "himetrica.h"
@@ -312,6 +313,11 @@ int main(int argc, char **argv) {
         with_spool = 1;
         prefix = "spool_";
         bench_call((int)(100000 * scale) + 10);
+    }
+    if (!strcmp(what, "spool_deliver")) {
+        with_spool = 1;
+        prefix = "spool_";
+        bench_deliver((int)(20000 * scale) + 10);
     }
     if (!strcmp(what, "spool")) {
         with_spool = 1;
