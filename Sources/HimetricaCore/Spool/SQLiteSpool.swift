@@ -94,70 +94,61 @@ final class SQLiteSpool: SpoolStore {
         guard !batch.isEmpty else { return SpoolCommitted() }
         var committed = SpoolCommitted()
         committed.ids.reserveCapacity(batch.inserts.count)
-        do throws(Failure) {
-            try step(try statement("BEGIN IMMEDIATE"))
-            do throws(Failure) {
-                let insert = try statement(
-                    "INSERT INTO requests(fingerprint, endpoint, lane_kind, lane_value, linked_kind, linked_value, body, captured_at, origin, attempts) VALUES (?,?,?,?,?,?,?,?,?,?)"
-                )
-                for row in batch.inserts {
-                    bind(insert, 1, row.fingerprint)
-                    sqlite3_bind_int(insert, 2, Int32(row.endpoint.rawValue))
-                    bind(insert, 3, row.identity.field)
-                    bind(insert, 4, row.identity.value)
-                    if let linked = row.linked {
-                        bind(insert, 5, linked.field)
-                        bind(insert, 6, linked.value)
-                    } else {
-                        sqlite3_bind_null(insert, 5)
-                        sqlite3_bind_null(insert, 6)
-                    }
-                    _ = row.body.withUnsafeBytes { hm_sqlite3_bind_blob(insert, 7, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32($0.count)) }
-                    sqlite3_bind_int64(insert, 8, row.capturedAt)
-                    bind(insert, 9, row.origin)
-                    sqlite3_bind_int(insert, 10, Int32(row.attempts))
-                    try step(insert)
-                    committed.ids.append(sqlite3_last_insert_rowid(db))
+        var finished = self.finished
+        try inWriteTransaction { () throws(Failure) in
+            let insert = try statement(
+                "INSERT INTO requests(fingerprint, endpoint, lane_kind, lane_value, linked_kind, linked_value, body, captured_at, origin, attempts) VALUES (?,?,?,?,?,?,?,?,?,?)"
+            )
+            for row in batch.inserts {
+                bind(insert, 1, row.fingerprint)
+                sqlite3_bind_int(insert, 2, Int32(row.endpoint.rawValue))
+                bind(insert, 3, row.identity.field)
+                bind(insert, 4, row.identity.value)
+                if let linked = row.linked {
+                    bind(insert, 5, linked.field)
+                    bind(insert, 6, linked.value)
+                } else {
+                    sqlite3_bind_null(insert, 5)
+                    sqlite3_bind_null(insert, 6)
                 }
-                var finished = self.finished
-                if batch.inFlight != nil || !batch.removed.isEmpty {
-                    finished += batch.removed.map(\.id)
-                    if finished.count >= Self.compactAfter || batch.inFlight?.isEmpty == true {
-                        try deleteRows(finished)
-                        finished = []
-                    }
-                    try recordProgress(inFlight: batch.inFlight, finished: finished)
-                }
-                try countWaiting(batch)
-                if !batch.sends.isEmpty {
-                    let fingerprint = batch.fingerprint
-                    let send = try statement("INSERT INTO sends(fingerprint, endpoint, at) VALUES (?,?,?)")
-                    for (endpoint, at) in batch.sends {
-                        bind(send, 1, fingerprint)
-                        sqlite3_bind_int(send, 2, Int32(endpoint.rawValue))
-                        sqlite3_bind_int64(send, 3, at)
-                        try step(send)
-                    }
-                    // A window is at most a day long: older send times can never matter. Pruned
-                    // now and then, not in every commit (each commit writes every page it touches).
-                    sendsSincePrune += batch.sends.count
-                    if sendsSincePrune >= 1000 {
-                        let prune = try statement("DELETE FROM sends WHERE fingerprint = ? AND at < ?")
-                        bind(prune, 1, fingerprint)
-                        sqlite3_bind_int64(prune, 2, batch.sends[0].at - 86_400_000)
-                        try step(prune)
-                        sendsSincePrune = 0
-                    }
-                }
-                try step(try statement("COMMIT"))
-                self.finished = finished
-            } catch {
-                try? exec("ROLLBACK")
-                throw error
+                _ = row.body.withUnsafeBytes { hm_sqlite3_bind_blob(insert, 7, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32($0.count)) }
+                sqlite3_bind_int64(insert, 8, row.capturedAt)
+                bind(insert, 9, row.origin)
+                sqlite3_bind_int(insert, 10, Int32(row.attempts))
+                try step(insert)
+                committed.ids.append(sqlite3_last_insert_rowid(db))
             }
-        } catch {
-            throw error.spoolError
+            if batch.inFlight != nil || !batch.removed.isEmpty {
+                finished += batch.removed.map(\.id)
+                if finished.count >= Self.compactAfter || batch.inFlight?.isEmpty == true {
+                    try deleteRows(finished)
+                    finished = []
+                }
+                try recordProgress(inFlight: batch.inFlight, finished: finished)
+            }
+            try countWaiting(batch)
+            if !batch.sends.isEmpty {
+                let fingerprint = batch.fingerprint
+                let send = try statement("INSERT INTO sends(fingerprint, endpoint, at) VALUES (?,?,?)")
+                for (endpoint, at) in batch.sends {
+                    bind(send, 1, fingerprint)
+                    sqlite3_bind_int(send, 2, Int32(endpoint.rawValue))
+                    sqlite3_bind_int64(send, 3, at)
+                    try step(send)
+                }
+                // A window is at most a day long: older send times can never matter. Pruned
+                // now and then, not in every commit (each commit writes every page it touches).
+                sendsSincePrune += batch.sends.count
+                if sendsSincePrune >= 1000 {
+                    let prune = try statement("DELETE FROM sends WHERE fingerprint = ? AND at < ?")
+                    bind(prune, 1, fingerprint)
+                    sqlite3_bind_int64(prune, 2, batch.sends[0].at - 86_400_000)
+                    try step(prune)
+                    sendsSincePrune = 0
+                }
+            }
         }
+        self.finished = finished
         return committed
     }
 
@@ -200,13 +191,20 @@ final class SQLiteSpool: SpoolStore {
 
     func compact() throws(SpoolError) {
         guard !finished.isEmpty else { return }
+        try inWriteTransaction { () throws(Failure) in
+            try deleteRows(finished)
+            try recordProgress(inFlight: nil, finished: [])
+        }
+        finished = []
+    }
+
+    /// Runs `body` in one write transaction: committed whole, or rolled back whole.
+    private func inWriteTransaction(_ body: () throws(Failure) -> Void) throws(SpoolError) {
         do throws(Failure) {
-            try exec("BEGIN IMMEDIATE")
+            try step(try statement("BEGIN IMMEDIATE"))
             do throws(Failure) {
-                try deleteRows(finished)
-                try recordProgress(inFlight: nil, finished: [])
-                try exec("COMMIT")
-                finished = []
+                try body()
+                try step(try statement("COMMIT"))
             } catch {
                 try? exec("ROLLBACK")
                 throw error
@@ -217,33 +215,24 @@ final class SQLiteSpool: SpoolStore {
     }
 
     func adoptProgress() throws(SpoolError) {
-        do throws(Failure) {
-            try exec("BEGIN IMMEDIATE")
-            do throws(Failure) {
-                try deleteRows(try listedFinished())
-                var started: [Int64] = []
-                let progress = try statement("SELECT in_flight FROM progress WHERE id = 1")
-                if try step(progress, reset: false) { started += ids(progress, 0) }
-                sqlite3_reset(progress)
-                // A schema-2 sender (a rolling deploy) records each turn's starts as a row.
-                let entries = try statement("SELECT rows FROM starts")
-                while try step(entries, reset: false) { started += ids(entries, 0) }
-                sqlite3_reset(entries)
-                let attempt = try statement("UPDATE requests SET attempts = attempts + 1 WHERE id = ?")
-                for id in started {
-                    sqlite3_bind_int64(attempt, 1, id)
-                    try step(attempt)
-                }
-                try exec("DELETE FROM starts; DELETE FROM progress")
-                try exec("COMMIT")
-                finished = []
-            } catch {
-                try? exec("ROLLBACK")
-                throw error
+        try inWriteTransaction { () throws(Failure) in
+            try deleteRows(try listedFinished())
+            var started: [Int64] = []
+            let progress = try statement("SELECT in_flight FROM progress WHERE id = 1")
+            if try step(progress, reset: false) { started += ids(progress, 0) }
+            sqlite3_reset(progress)
+            // A schema-2 sender (a rolling deploy) records each turn's starts as a row.
+            let entries = try statement("SELECT rows FROM starts")
+            while try step(entries, reset: false) { started += ids(entries, 0) }
+            sqlite3_reset(entries)
+            let attempt = try statement("UPDATE requests SET attempts = attempts + 1 WHERE id = ?")
+            for id in started {
+                sqlite3_bind_int64(attempt, 1, id)
+                try step(attempt)
             }
-        } catch {
-            throw error.spoolError
+            try exec("DELETE FROM starts; DELETE FROM progress")
         }
+        finished = []
     }
 
     func load(fingerprint: String, after: Int64, limit: Int) throws(SpoolError) -> [SpoolRow] {
