@@ -158,7 +158,8 @@ final class SpoolLink {
         }
     }
 
-    /// A loaded row's request has its final outcome: its row goes at the next commit.
+    /// A loaded row's request has its final outcome: the next commit records it, and the row
+    /// counts as gone from then (it is deleted in a later compaction).
     func finished(_ row: Int64) {
         guard let origin = loadedOrigins.removeValue(forKey: row) else { return }
         inFlight.remove(row)
