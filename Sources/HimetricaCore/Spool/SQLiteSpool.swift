@@ -386,11 +386,17 @@ final class SQLiteSpool: SpoolStore {
         guard !directory.isEmpty else { throw SpoolError(message: "must not be empty") }
         var info = stat()
         if stat(directory, &info) != 0 {
-            guard mkdir(directory, 0o700) == 0 else {
+            if mkdir(directory, 0o700) == 0 {
+                chmod(directory, 0o700)
+            } else if errno != EEXIST {
                 throw SpoolError(message: "\(directory): cannot create the directory (\(errnoText()))")
             }
-            chmod(directory, 0o700)
-        } else if hm_is_directory(info.st_mode) == 0 {
+            // Made here, or a moment ago by another process (a sibling worker opening it too).
+            guard stat(directory, &info) == 0 else {
+                throw SpoolError(message: "\(directory): cannot create the directory (\(errnoText()))")
+            }
+        }
+        if hm_is_directory(info.st_mode) == 0 {
             throw SpoolError(message: "\(directory): is not a directory")
         }
         guard access(directory, W_OK | X_OK) == 0 else {
@@ -408,29 +414,55 @@ final class SQLiteSpool: SpoolStore {
         let rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nil)
         guard rc == SQLITE_OK else { throw failure(rc, path) }
         sqlite3_busy_timeout(db, 5000)
-        try exec("PRAGMA journal_mode=WAL", path: path)
+        try enterWALMode(path)
         try exec("PRAGMA synchronous=\(sync == .full ? "FULL" : "NORMAL")", path: path)
+        // Checked and created (or upgraded) under the write lock, so processes opening a new
+        // spool at once (the workers of one server) never see another's half-made one.
+        try exec("BEGIN IMMEDIATE", path: path)
+        do throws(Failure) {
+            try prepareSchema(path)
+            try exec("COMMIT", path: path)
+        } catch {
+            try? exec("ROLLBACK")
+            throw error
+        }
+    }
+
+    /// Switches the database to WAL mode. A switch that meets another process's (or its first
+    /// read of a new file) fails busy at once, without the busy handler: it is tried again,
+    /// for up to the busy timeout.
+    private func enterWALMode(_ path: String) throws(Failure) {
+        let deadline = time(nil) + 5
+        while true {
+            let rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL", nil, nil, nil)
+            if rc == SQLITE_OK { return }
+            guard rc & 0xFF == SQLITE_BUSY, time(nil) < deadline else { throw failure(rc, path) }
+            usleep(UInt32.random(in: 1000...5000))
+        }
+    }
+
+    /// Creates the tables in a new database, or checks an existing one and upgrades an older
+    /// schema. Call in a write transaction.
+    private func prepareSchema(_ path: String) throws(Failure) {
         let application = try integer("PRAGMA application_id", path: path)
         let version = try integer("PRAGMA user_version", path: path)
         let tables = try integer("SELECT count(*) FROM sqlite_master", path: path)
         if application == 0, version == 0, tables == 0 {
             try exec(
                 """
-                BEGIN IMMEDIATE;
-                CREATE TABLE IF NOT EXISTS requests(
+                CREATE TABLE requests(
                   id INTEGER PRIMARY KEY AUTOINCREMENT, fingerprint TEXT NOT NULL, endpoint INTEGER NOT NULL,
                   lane_kind TEXT NOT NULL, lane_value TEXT NOT NULL, linked_kind TEXT, linked_value TEXT,
                   body BLOB NOT NULL, captured_at INTEGER NOT NULL, origin TEXT NOT NULL,
                   attempts INTEGER NOT NULL DEFAULT 0);
-                CREATE INDEX IF NOT EXISTS requests_by_key ON requests(fingerprint, id);
+                CREATE INDEX requests_by_key ON requests(fingerprint, id);
                 \(Self.version2Tables)
                 \(Self.version3Tables)
-                CREATE TABLE IF NOT EXISTS sends(fingerprint TEXT NOT NULL, endpoint INTEGER NOT NULL, at INTEGER NOT NULL);
-                CREATE INDEX IF NOT EXISTS sends_by_key ON sends(fingerprint, endpoint, at);
-                CREATE TABLE IF NOT EXISTS sender(id INTEGER PRIMARY KEY CHECK (id = 1), origin TEXT, pid INTEGER, since INTEGER);
+                CREATE TABLE sends(fingerprint TEXT NOT NULL, endpoint INTEGER NOT NULL, at INTEGER NOT NULL);
+                CREATE INDEX sends_by_key ON sends(fingerprint, endpoint, at);
+                CREATE TABLE sender(id INTEGER PRIMARY KEY CHECK (id = 1), origin TEXT, pid INTEGER, since INTEGER);
                 PRAGMA application_id=\(Self.applicationId);
                 PRAGMA user_version=\(Self.schemaVersion);
-                COMMIT;
                 """, path: path)
             return
         }
@@ -449,11 +481,9 @@ final class SQLiteSpool: SpoolStore {
         if version < Int64(Self.schemaVersion) {
             try exec(
                 """
-                BEGIN IMMEDIATE;
                 \(version == 1 ? Self.version2Tables + "INSERT OR REPLACE INTO origins(origin, waiting) SELECT origin, count(*) FROM requests GROUP BY origin;" : "")
                 \(Self.version3Tables)
                 PRAGMA user_version=\(Self.schemaVersion);
-                COMMIT;
                 """, path: path)
         }
     }

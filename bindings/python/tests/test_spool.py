@@ -411,6 +411,36 @@ def test_an_unwritable_directory_is_a_clear_error(unlimited, how):
         os.rmdir(directory)
 
 
+def test_workers_opening_a_new_spool_at_once_all_open_it(server, tmp_path):
+    """Pre-fork servers start their workers together: each must open the one new spool, never
+    see another's half-made directory, database or WAL switch as an error."""
+    code = script(f"""
+        import shutil
+        failures = []
+        for round in range(40):
+            spool = os.path.join({str(tmp_path)!r}, f"spool-{{round}}")
+            start = time.time() + 0.05
+            workers = []
+            for w in range(6):
+                pid = os.fork()
+                if pid == 0:
+                    while time.time() < start:
+                        pass
+                    try:
+                        himetrica.Client({KEY!r}, endpoint={server.endpoint!r}, spool=spool).shutdown(timeout=0)
+                        os._exit(0)
+                    except himetrica.HimetricaError as error:
+                        print("round", round, "worker", w, error, flush=True)
+                        os._exit(1)
+                workers.append(pid)
+            failures += [pid for pid in workers if os.waitpid(pid, 0)[1] != 0]
+        print("failed", len(failures))
+    """)
+    run = subprocess.run([sys.executable, "-c", code], env=env(), capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip().endswith("failed 0"), run.stdout
+
+
 def test_two_keys_in_one_spool(server, spool_dir):
     import himetrica
 
