@@ -26,6 +26,10 @@ static inline int hm_sqlite3_bind_blob(sqlite3_stmt *s, int i, const void *v, in
 static inline const char *hm_errno_text(void) {
     return strerror(errno);
 }
+/// The calling thread's last OS error (errno).
+static inline int hm_errno(void) {
+    return errno;
+}
 /// open(2) with a mode.
 static inline int hm_open(const char *path, int flags, mode_t mode) {
     return open(path, flags, mode);

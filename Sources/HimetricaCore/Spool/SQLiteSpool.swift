@@ -388,7 +388,7 @@ final class SQLiteSpool: SpoolStore {
         if stat(directory, &info) != 0 {
             if mkdir(directory, 0o700) == 0 {
                 chmod(directory, 0o700)
-            } else if errno != EEXIST {
+            } else if hm_errno() != EEXIST {
                 throw SpoolError(message: "\(directory): cannot create the directory (\(errnoText()))")
             }
             // Made here, or a moment ago by another process (a sibling worker opening it too).
@@ -433,11 +433,12 @@ final class SQLiteSpool: SpoolStore {
     /// for up to the busy timeout.
     private func enterWALMode(_ path: String) throws(Failure) {
         let deadline = time(nil) + 5
+        var random = SystemRandomNumberGenerator()
         while true {
             let rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL", nil, nil, nil)
             if rc == SQLITE_OK { return }
             guard rc & 0xFF == SQLITE_BUSY, time(nil) < deadline else { throw failure(rc, path) }
-            usleep(UInt32.random(in: 1000...5000))
+            usleep(1000 + UInt32(random.next() % 4000))
         }
     }
 
