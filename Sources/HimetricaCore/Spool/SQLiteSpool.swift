@@ -216,7 +216,7 @@ final class SQLiteSpool: SpoolStore {
 
     func adoptProgress() throws(SpoolError) {
         try inWriteTransaction { () throws(Failure) in
-            try deleteRows(try listedFinished())
+            let listed = try listedFinished()
             var started: [Int64] = []
             let progress = try statement("SELECT in_flight FROM progress WHERE id = 1")
             if try step(progress, reset: false) { started += ids(progress, 0) }
@@ -225,6 +225,10 @@ final class SQLiteSpool: SpoolStore {
             let entries = try statement("SELECT rows FROM starts")
             while try step(entries, reset: false) { started += ids(entries, 0) }
             sqlite3_reset(entries)
+            // Nothing to adopt writes nothing: a takeover needs no disk space (the disk may be
+            // full, which is why the predecessor gave the role up).
+            guard !listed.isEmpty || !started.isEmpty else { return }
+            try deleteRows(listed)
             let attempt = try statement("UPDATE requests SET attempts = attempts + 1 WHERE id = ?")
             for id in started {
                 sqlite3_bind_int64(attempt, 1, id)
