@@ -172,4 +172,25 @@ struct SchedulerOrderingTests {
         }
         #expect(order == ["a1", "a2", "a3"])
     }
+
+    @Test("the spool rows to start next are the ones takeStartable then takes, in its order")
+    func upcomingSpoolRowsAreTheNextToStart() {
+        var scheduler = makeScheduler { $0.maxInFlight = 2 }
+        func row(_ id: Int64, _ endpoint: Endpoint, _ lane: String) -> SpoolRow {
+            SpoolRow(
+                id: id, fingerprint: "fp", endpoint: endpoint, identity: .visitorId(lane), body: body("r\(id)"),
+                capturedAt: 0, origin: "o")
+        }
+        // Lane a holds rows 1 and 4 (4 waits for 1); identify goes first.
+        for (id, endpoint, lane) in [(1, Endpoint.track, "a"), (2, .track, "b"), (3, .track, "c"), (4, .track, "a"),
+            (5, .identify, "d"), (6, .track, "e"), (7, .track, "f"), (8, .track, "g")]
+        {
+            scheduler.enqueue(spooled: row(Int64(id), endpoint, lane), now: 0)
+        }
+        #expect(scheduler.upcomingSpoolRows(of: [.identify, .track]) == [5, 1, 2, 3])
+        #expect(scheduler.upcomingSpoolRows(of: [.track]) == [1, 2, 3, 6])
+        #expect(scheduler.takeStartable(now: 0).compactMap(\.spoolRow) == [5, 1])
+        // At most twice max_in_flight, whatever is in flight.
+        #expect(scheduler.upcomingSpoolRows(of: [.identify, .track]) == [2, 3, 6, 7])
+    }
 }

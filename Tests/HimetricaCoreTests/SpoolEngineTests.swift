@@ -1,3 +1,4 @@
+import CSQLite
 import HimetricaRules
 import Testing
 
@@ -29,6 +30,19 @@ private func sentOrder(_ transport: FakeTransport) -> [String: [Int]] {
         lanes[String(parts[3]), default: []].append(n)
     }
     return lanes
+}
+
+/// The rows the spool in `dir` records in flight, read with a connection of its own.
+private func recordedInFlight(_ dir: String) -> Set<Int64> {
+    var db: OpaquePointer?
+    var statement: OpaquePointer?
+    sqlite3_open(dir + "/spool.db", &db)
+    defer { sqlite3_close(db) }
+    guard sqlite3_prepare_v2(db, "SELECT in_flight FROM progress WHERE id = 1", -1, &statement, nil) == SQLITE_OK else { return [] }
+    defer { sqlite3_finalize(statement) }
+    guard sqlite3_step(statement) == SQLITE_ROW else { return [] }
+    let bytes = UnsafeRawBufferPointer(start: sqlite3_column_blob(statement, 0), count: Int(sqlite3_column_bytes(statement, 0)))
+    return Set(stride(from: 0, to: bytes.count - 7, by: 8).map { bytes.loadUnaligned(fromByteOffset: $0, as: Int64.self) })
 }
 
 private func track(_ engine: Engine, _ n: Int) throws {
@@ -102,6 +116,36 @@ private func track(_ engine: Engine, _ n: Int) throws {
         #expect(next.stats.resent == 3)
         for (_, order) in sentOrder(transport) { #expect(order == order.sorted()) }
         next.shutdown(timeout: 1)
+    }
+
+    @Test(arguments: [false, true])
+    func aRequestLeavesOnlyOnceItsRowIsRecordedInFlight(limited: Bool) throws {
+        let dir = temporaryDirectory()
+        defer { removeTree(dir) }
+        // What the spool records in flight as each request leaves (row n + 1 carries call n).
+        let starts = Recorder<(row: Int64, recorded: Set<Int64>)>()
+        let transport = FakeTransport { request in
+            let n = Int(String(decoding: request.body ?? [], as: UTF8.self).split(separator: ":").last!.dropLast())!
+            starts.append((Int64(n + 1), recordedInFlight(dir)))
+            return TransportResponse(status: 202)
+        }
+        let engine = try spoolEngine(dir, transport) {
+            $0.maxInFlight = 2
+            if limited { $0.rateLimits = [.track: RateLimit(count: 10_000, window: .seconds(1))] }
+        }
+        for n in 0..<40 { try track(engine, n) }
+        #expect(engine.flush(timeout: 10).completed)
+        #expect(starts.count == 40)
+        for start in starts.all { #expect(start.recorded.contains(start.row), "row \(start.row) left unrecorded") }
+        // Without a limit a record also names the next 2 × max_in_flight rows to start, so most
+        // requests need no commit of their own; with one, each waits for its send time's.
+        let most = starts.all.map(\.recorded.count).max() ?? 0
+        #expect(limited ? most <= 2 : most > 2 && most <= 6)
+        // The last outcomes were recorded at once (nothing was left in flight), before the flush
+        // returned.
+        #expect(recordedInFlight(dir).isEmpty)
+        #expect(try SQLiteSpool(directory: dir).count(origin: nil) == 0)
+        engine.shutdown(timeout: 1)
     }
 
     @Test func rowsOfAnotherKeyWaitForAProcessHoldingIt() throws {

@@ -240,6 +240,21 @@ struct Scheduler {
         return started
     }
 
+    /// The spool rows of the next requests to `endpoints` to start, at most twice
+    /// `maxInFlight`, in the order ``takeStartable(now:)`` would take them (limits aside). A
+    /// completion, a retry coming due or another endpoint's request may change that order.
+    func upcomingSpoolRows(of endpoints: [Endpoint]) -> [Int64] {
+        var rows: [Int64] = []
+        for endpoint in Self.priority where endpoints.contains(endpoint) {
+            let ready = readyLanes[endpoint.rawValue]
+            for offset in 0..<ready.count {
+                guard rows.count < 2 * maxInFlight else { return rows }
+                if let row = lanes[ready[offset: offset]]?.first?.spoolRow { rows.append(row) }
+            }
+        }
+        return rows
+    }
+
     /// The earliest monotonic time something may become startable without a completion, or
     /// nil when only a completion (or a new request) can change anything.
     mutating func nextWakeup(now: UInt64) -> UInt64? {

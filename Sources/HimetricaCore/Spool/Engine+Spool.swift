@@ -64,18 +64,7 @@ extension Engine {
                 link.schedule.committed(now: now)
             }
         }
-        turn.batch.removed = link.removed
-        link.removed = []
-        let unix = clock.unixMilliseconds()
-        var startedRows = false
-        for job in started {
-            guard let row = job.spoolRow else { continue }
-            link.inFlight.insert(row)
-            startedRows = true
-            // Send times matter only to a limit (a successor's limiter keeps to its window).
-            if link.windows.contains(where: { $0.endpoint == job.endpoint }) { turn.batch.sends.append((job.endpoint, unix)) }
-        }
-        if startedRows || !turn.batch.removed.isEmpty { turn.batch.inFlight = Array(link.inFlight) }
+        recordProgress(link, now: now, started: started, committing: !turn.entries.isEmpty, into: &turn.batch, in: state)
         if !link.isSender, link.schedule.senderTryAt(now: now) <= now {
             turn.trySender = true
             link.schedule.triedSender(now: now)
@@ -88,6 +77,45 @@ extension Engine {
             link.schedule.polled(now: now)
         }
         return turn
+    }
+
+    /// Adds to `batch` what must be durable before `started` leave, and the outcomes due.
+    /// Call holding the lock, on the flush thread.
+    ///
+    /// A request leaves only once its row is recorded in flight (a new sender counts it as
+    /// resent). A request whose endpoint has a limit also waits for its send time's commit (a
+    /// successor's limiter keeps to that window); for an endpoint without one, each record
+    /// also names the next rows to start, so most of its requests leave without a commit of
+    /// their own (after a crash, those named but not yet sent count as resent too). Outcomes
+    /// ride along, and are committed on their own at most a commit interval after the first of
+    /// them, at once when nothing is in flight, and in every turn of a stopping engine, which
+    /// records exactly what is in flight (so `resent` after a clean stop counts only requests
+    /// that left).
+    private func recordProgress(
+        _ link: SpoolLink, now: UInt64, started: [Job], committing: Bool, into batch: inout SpoolBatch, in state: State
+    ) {
+        let unix = clock.unixMilliseconds()
+        var mustRecord = false
+        for job in started {
+            guard let row = job.spoolRow else { continue }
+            link.inFlight.insert(row)
+            if !link.recorded.contains(row) { mustRecord = true }
+            if link.windows.contains(where: { $0.endpoint == job.endpoint }) {
+                batch.sends.append((job.endpoint, unix))
+                mustRecord = true
+            }
+        }
+        let stopping = state.phase == .stopping
+        if !link.removed.isEmpty { link.schedule.outcomesWaiting(now: now) }
+        let outcomesDue =
+            !link.removed.isEmpty
+            && (committing || stopping || link.inFlight.isEmpty || link.schedule.outcomesDueAt(now: now) <= now)
+        guard mustRecord || outcomesDue || (stopping && link.recorded != link.inFlight) else { return }
+        batch.removed = link.removed
+        link.removed = []
+        link.schedule.outcomesRecorded()
+        link.recorded = stopping ? link.inFlight : link.inFlight.union(state.scheduler.upcomingSpoolRows(of: link.unlimited))
+        batch.inFlight = Array(link.recorded)
     }
 
     /// Runs the turn's I/O without the lock, then applies it; `started` are the requests about
@@ -142,7 +170,9 @@ extension Engine {
     /// When the spool next needs the flush thread. Call holding the lock.
     func spoolWakeAt(_ link: SpoolLink, now: UInt64, in state: State) -> UInt64? {
         var at: [UInt64] = []
-        if !link.removed.isEmpty { at.append(now) }
+        if !link.removed.isEmpty {
+            at.append(link.inFlight.isEmpty || state.phase == .stopping ? now : link.schedule.outcomesDueAt(now: now))
+        }
         if intake.count > 0 { at.append(link.schedule.commitAt(now: now)) }
         if !link.isSender { at.append(link.schedule.senderTryAt(now: now)) }
         if !state.idleWaiters.isEmpty || state.phase == .stopping || link.isSender { at.append(link.schedule.pollAt(now: now)) }

@@ -47,6 +47,8 @@ final class SpoolLink {
     let maxBytes: Int64
     /// The window (ns) of each endpoint's limit, for seeding a new sender's limiter.
     let windows: [(endpoint: Endpoint, window: UInt64)]
+    /// The spooled endpoints without a limit (their send times need not be kept).
+    let unlimited: [Endpoint]
     private let open: () throws(SpoolError) -> any SpoolStore
 
     // Flush thread only.
@@ -59,12 +61,16 @@ final class SpoolLink {
     private(set) var origin: String
     var schedule: SpoolSchedule
     private(set) var isSender = false
-    /// Rows whose request has its outcome, to remove at the next commit.
+    /// Rows whose request has its outcome, to record at the next commit (at most a commit
+    /// interval later).
     var removed: [(id: Int64, origin: String)] = []
     /// The origin of each row in the scheduler (its removal lowers that origin's count).
     private var loadedOrigins: [Int64: String] = [:]
-    /// Rows whose request started and has no final outcome yet (see ``SpoolBatch/inFlight``).
+    /// Rows whose request started and has no final outcome yet.
     var inFlight: Set<Int64> = []
+    /// The rows the last commit recorded as in flight (``SpoolBatch/inFlight``): those in
+    /// flight then and the next ones to start. A row in it may start without a commit first.
+    var recorded: Set<Int64> = []
     /// Rows in the scheduler.
     var loaded: Int { loadedOrigins.count }
     /// This process's rows in the spool: exact after a count, an upper bound between counts.
@@ -89,6 +95,7 @@ final class SpoolLink {
         windows = [Endpoint.track, .identify].compactMap { endpoint in
             (configuration.rateLimits[endpoint] ?? nil).map { (endpoint, $0.window.nanoseconds) }
         }
+        unlimited = [Endpoint.track, .identify].filter { (configuration.rateLimits[$0] ?? nil) == nil }
         schedule = SpoolSchedule(
             commitInterval: configuration.spoolCommitInterval.nanoseconds,
             window: min(configuration.queueCapacity, 2048))
@@ -158,8 +165,8 @@ final class SpoolLink {
         }
     }
 
-    /// A loaded row's request has its final outcome: the next commit records it, and the row
-    /// counts as gone from then (it is deleted in a later compaction).
+    /// A loaded row's request has its final outcome: a commit within the commit interval
+    /// records it, and the row counts as gone from then (it is deleted in a later compaction).
     func finished(_ row: Int64) {
         guard let origin = loadedOrigins.removeValue(forKey: row) else { return }
         inFlight.remove(row)
@@ -192,6 +199,7 @@ final class SpoolLink {
         removed = []
         loadedOrigins = [:]
         inFlight = []
+        recorded = []
         ownWaiting = 0
         committing = 0
         spooled = 0

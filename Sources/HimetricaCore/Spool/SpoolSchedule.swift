@@ -1,9 +1,11 @@
-/// When the flush thread touches the spool: commits, tries for the sender role, refills its
-/// window of rows, looks for its own rows. Pure: handed the time, so tests drive it exactly.
+/// When the flush thread touches the spool: commits, records outcomes, tries for the sender
+/// role, refills its window of rows, looks for its own rows. Pure: handed the time, so tests
+/// drive it exactly.
 ///
 /// Invariants: a call waits in the intake at most one commit interval after the previous
-/// commit (so a SIGKILL loses at most that window); a process that is not the sender tries
-/// for the role at least every ``senderRetry``; at most ``window`` rows are in RAM.
+/// commit (so a SIGKILL loses at most that window), and so does a request's outcome; a process
+/// that is not the sender tries for the role at least every ``senderRetry``; at most
+/// ``window`` rows are in RAM.
 struct SpoolSchedule {
     /// Longest time between commits while calls wait (``Configuration/spoolCommitInterval``).
     let commitInterval: UInt64
@@ -16,6 +18,7 @@ struct SpoolSchedule {
     let window: Int
 
     private var lastCommit: UInt64?
+    private var outcomesSince: UInt64?
     private var lastSenderTry: UInt64?
     private var lastPoll: UInt64?
 
@@ -33,6 +36,21 @@ struct SpoolSchedule {
 
     /// A commit of waiting calls happened at `now`.
     mutating func committed(now: UInt64) { lastCommit = now }
+
+    /// Outcomes wait to be recorded at `now` (the first one counts).
+    mutating func outcomesWaiting(now: UInt64) {
+        if outcomesSince == nil { outcomesSince = now }
+    }
+
+    /// When the outcomes waiting are recorded: at most one commit interval after the first,
+    /// so a commit records the outcomes of many answers (a SIGKILL sends at most those again).
+    func outcomesDueAt(now: UInt64) -> UInt64 {
+        guard let outcomesSince else { return now }
+        return max(now, outcomesSince &+ commitInterval)
+    }
+
+    /// The outcomes waiting were committed.
+    mutating func outcomesRecorded() { outcomesSince = nil }
 
     /// When a writer next tries for the sender role.
     func senderTryAt(now: UInt64) -> UInt64 {
