@@ -87,12 +87,56 @@ private func sqlite(_ path: String, _ sql: String) {
         let more = try store.commit(SpoolBatch(fingerprint: "fp_a", inserts: [spoolRow(4)])).ids
         #expect(more[0] > ids[2])
 
-        let rows = try store.load(fingerprint: "fp_a", after: 0, limit: 10)
+        let rows = try store.load(fingerprint: "fp_a", after: 0, limit: 10).rows
         #expect(rows.map(\.id) == [ids[0], ids[2], more[0]])
         #expect(rows[0] == { var r = spoolRow(1); r.id = ids[0]; return r }())
         #expect(rows[1].linked == .email("a@b.c"))
-        #expect(try store.load(fingerprint: "fp_a", after: ids[0], limit: 1).map(\.id) == [ids[2]])
-        #expect(try store.load(fingerprint: "fp_b", after: 0, limit: 10).map(\.id) == [ids[1]])
+        #expect(try store.load(fingerprint: "fp_b", after: 0, limit: 10).rows.map(\.id) == [ids[1]])
+        // A load looks at `limit` rows and passes over another key's, once: the cursor moves on.
+        let all = try store.load(fingerprint: "fp_a", after: 0, limit: 10)
+        #expect(all.through == more[0] && !all.more)
+        let passed = try store.load(fingerprint: "fp_a", after: ids[0], limit: 1)
+        #expect(passed.rows.isEmpty && passed.through == ids[1] && passed.more)
+        #expect(try store.load(fingerprint: "fp_a", after: passed.through, limit: 1).rows.map(\.id) == [ids[2]])
+    }
+
+    @Test func manyRowsInOneCommitComeBackExactlyAndFinishedOnesGoExactly() throws {
+        let dir = temporaryDirectory()
+        defer { removeTree(dir) }
+        let store = try SQLiteSpool(directory: dir)
+        // More than two insert statements' worth, and some left over for single inserts.
+        let count = 2 * SQLiteSpool.insertChunk + 7
+        let inserted = (0..<count).map { n in
+            var row = spoolRow(n, origin: "o\(n % 2)", identity: n % 5 == 0 ? .email("p\(n)@q.r") : nil, linked: n % 3 == 0 ? .visitorId("w\(n)") : nil)
+            row.attempts = n % 4
+            row.endpoint = n % 6 == 0 ? .identify : .track
+            return row
+        }
+        let ids = try store.commit(SpoolBatch(fingerprint: "fp_a", inserts: inserted)).ids
+        #expect(ids == Array(ids[0]..<(ids[0] + Int64(count))))
+        let reopened = try SQLiteSpool(directory: dir)
+        let loaded = try reopened.load(fingerprint: "fp_a", after: 0, limit: 100).rows
+        #expect(loaded == zip(inserted, ids).map { row, id in var row = row; row.id = id; return row })
+        #expect(try reopened.count(origin: "o0") == (count + 1) / 2)
+        // Finished: runs of neighbours and single rows; exactly those go.
+        let finished = Array(ids[0..<5]) + [ids[7]] + Array(ids[9..<20]) + [ids[count - 1]]
+        _ = try reopened.commit(SpoolBatch(fingerprint: "fp_a", inFlight: [], removed: finished.map { ($0, "o1") }))
+        let left = Set(ids).subtracting(finished).sorted()
+        #expect(try reopened.load(fingerprint: "fp_a", after: 0, limit: 100).rows.map(\.id) == left)
+        #expect(sqliteInteger(dir + "/spool.db", "SELECT count(*) FROM requests") == Int64(left.count))
+    }
+
+    @Test func aSpoolIndexedByKeyLosesTheIndexWhenOpened() throws {
+        let dir = temporaryDirectory()
+        defer { removeTree(dir) }
+        let ids = try SQLiteSpool(directory: dir).commit(SpoolBatch(fingerprint: "fp_a", inserts: [spoolRow(1), spoolRow(2)])).ids
+        // As builds before this one made every spool.
+        sqlite(dir + "/spool.db", "CREATE INDEX requests_by_key ON requests(fingerprint, id)")
+        let index = "SELECT count(*) FROM sqlite_master WHERE name = 'requests_by_key'"
+        #expect(sqliteInteger(dir + "/spool.db", index) == 1)
+        let store = try SQLiteSpool(directory: dir)
+        #expect(sqliteInteger(dir + "/spool.db", index) == 0)
+        #expect(try store.load(fingerprint: "fp_a", after: 0, limit: 10).rows.map(\.id) == ids)
     }
 
     @Test func aNewSenderCountsWhatWasInFlightAsAttempts() throws {
@@ -107,9 +151,9 @@ private func sqlite(_ path: String, _ sql: String) {
         #expect(try store.count(origin: nil) == 1)
         let next = try SQLiteSpool(directory: dir)
         try next.adoptProgress()
-        #expect(try next.load(fingerprint: "fp_a", after: 0, limit: 10).map(\.attempts) == [1])
+        #expect(try next.load(fingerprint: "fp_a", after: 0, limit: 10).rows.map(\.attempts) == [1])
         try next.adoptProgress()
-        #expect(try next.load(fingerprint: "fp_a", after: 0, limit: 10).map(\.attempts) == [1], "adopted once")
+        #expect(try next.load(fingerprint: "fp_a", after: 0, limit: 10).rows.map(\.attempts) == [1], "adopted once")
         _ = try next.commit(SpoolBatch(fingerprint: "fp_a", inFlight: [], removed: [(ids[0], "o1")]))
         #expect(try next.count(origin: "o1") == 0)
         #expect(try next.count(origin: nil) == 0)
@@ -132,8 +176,8 @@ private func sqlite(_ path: String, _ sql: String) {
         let next = try SQLiteSpool(directory: dir)
         try next.adoptProgress()
         #expect(sqliteInteger(dir + "/spool.db", allRows) == Int64(total - 10))
-        #expect(try next.load(fingerprint: "fp_a", after: 0, limit: 1).map(\.id) == [ids[10]])
-        #expect(try next.load(fingerprint: "fp_a", after: 0, limit: total).map(\.attempts).reduce(0, +) == 1, "ids[11] was in flight")
+        #expect(try next.load(fingerprint: "fp_a", after: 0, limit: 1).rows.map(\.id) == [ids[10]])
+        #expect(try next.load(fingerprint: "fp_a", after: 0, limit: total).rows.map(\.attempts).reduce(0, +) == 1, "ids[11] was in flight")
         // It deletes its own finished rows once enough wait...
         let many = ids[10..<(10 + SQLiteSpool.compactAfter - 1)].map { ($0, "o1") }
         _ = try next.commit(SpoolBatch(fingerprint: "fp_a", inFlight: [ids[total - 1]], removed: many))
@@ -170,7 +214,7 @@ private func sqlite(_ path: String, _ sql: String) {
             _ = try store.commit(SpoolBatch(fingerprint: "fp_a", inserts: (1...50).map { spoolRow($0) }))
         }
         let reopened = try SQLiteSpool(directory: dir)
-        #expect(try reopened.load(fingerprint: "fp_a", after: 0, limit: 100).count == 50)
+        #expect(try reopened.load(fingerprint: "fp_a", after: 0, limit: 100).rows.count == 50)
         #expect(try reopened.summaries() == [SpoolSummary(endpoint: .track, fingerprint: "fp_a", count: 50, oldest: 1_700_000_000_001)])
     }
 
@@ -223,7 +267,7 @@ private func sqlite(_ path: String, _ sql: String) {
         let store = try SQLiteSpool(directory: dir)
         #expect(try store.count(origin: "o1") == 2)
         #expect(try store.count(origin: "o2") == 1)
-        let rows = try store.load(fingerprint: "fp_a", after: 0, limit: 10)
+        let rows = try store.load(fingerprint: "fp_a", after: 0, limit: 10).rows
         _ = try store.commit(SpoolBatch(fingerprint: "fp_a", inserts: [spoolRow(4, origin: "o2")], removed: [(rows[0].id, "o1")]))
         #expect(try store.count(origin: "o1") == 1)
         #expect(try store.count(origin: "o2") == 2)
@@ -242,7 +286,7 @@ private func sqlite(_ path: String, _ sql: String) {
         let store = try SQLiteSpool(directory: dir)
         #expect(sqliteInteger(dir + "/spool.db", "PRAGMA user_version") == 3)
         try store.adoptProgress()
-        #expect(try store.load(fingerprint: "fp_a", after: 0, limit: 10).map(\.attempts) == [1])
+        #expect(try store.load(fingerprint: "fp_a", after: 0, limit: 10).rows.map(\.attempts) == [1])
         #expect(sqliteInteger(dir + "/spool.db", "SELECT count(*) FROM starts") == 0)
     }
 
@@ -287,6 +331,6 @@ private func sqlite(_ path: String, _ sql: String) {
         #expect(moved.hasPrefix(dir + "/spool.db.corrupt-"))
         #expect(access(moved, F_OK) == 0)
         _ = try store.commit(SpoolBatch(fingerprint: "fp_a", inserts: [spoolRow(1)]))
-        #expect(try store.load(fingerprint: "fp_a", after: 0, limit: 10).count == 1)
+        #expect(try store.load(fingerprint: "fp_a", after: 0, limit: 10).rows.count == 1)
     }
 }

@@ -173,6 +173,21 @@ private func track(_ engine: Engine, _ n: Int) throws {
         #expect(try store.summaries().map(\.fingerprint) == ["fp_b"])
     }
 
+    @Test func aSenderPassesOverAnotherKeysRowsWithoutWaitingForItsPolls() throws {
+        let dir = temporaryDirectory()
+        defer { removeTree(dir) }
+        let others = (0..<3000).map { spoolRow($0, fingerprint: "fp_b") }
+        _ = try SQLiteSpool(directory: dir).commit(SpoolBatch(fingerprint: "fp_b", inserts: others))
+        let transport = FakeTransport()
+        // A window of 16 rows: each load looks at 16, so it takes ~190 loads to pass fp_b's
+        // rows, ~10 s if each waited for the next 50 ms poll.
+        let engine = try spoolEngine(dir, transport) { $0.queueCapacity = 16 }
+        for n in 0..<5 { try track(engine, n) }
+        #expect(engine.flush(timeout: 5).completed)
+        #expect(transport.started.count == 5)
+        engine.shutdown(timeout: 1)
+    }
+
     @Test func pastSpoolMaxBytesCallsAreRefusedAsQueueFull() throws {
         let dir = temporaryDirectory()
         defer { removeTree(dir) }

@@ -119,14 +119,15 @@ extension Engine {
     }
 
     /// Runs the turn's I/O without the lock, then applies it; `started` are the requests about
-    /// to start once it is done. True when it loaded rows that may start at once.
+    /// to start once it is done. True when it loaded rows that may start at once, or may load
+    /// more at once.
     func performSpoolTurn(_ turn: inout SpoolTurn, now: UInt64, started: [Job]) -> Bool {
         guard let link = spool else { return false }
         let unix = clock.unixMilliseconds()
         link.perform(&turn, nowMonotonic: now, nowUnix: unix)
         let done = locked.withLock { applySpoolTurn(turn, link, now: now, unix: unix, started: started, in: &$0) }
         done?()
-        return !turn.loaded.isEmpty
+        return !turn.loaded.isEmpty || turn.loadsMore
     }
 
     /// Applies a performed turn to the scheduler and the spool's counts. Call holding the

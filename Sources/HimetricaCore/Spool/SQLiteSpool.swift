@@ -96,28 +96,7 @@ final class SQLiteSpool: SpoolStore {
         committed.ids.reserveCapacity(batch.inserts.count)
         var finished = self.finished
         try inWriteTransaction { () throws(Failure) in
-            let insert = try statement(
-                "INSERT INTO requests(fingerprint, endpoint, lane_kind, lane_value, linked_kind, linked_value, body, captured_at, origin, attempts) VALUES (?,?,?,?,?,?,?,?,?,?)"
-            )
-            for row in batch.inserts {
-                bind(insert, 1, row.fingerprint)
-                sqlite3_bind_int(insert, 2, Int32(row.endpoint.rawValue))
-                bind(insert, 3, row.identity.field)
-                bind(insert, 4, row.identity.value)
-                if let linked = row.linked {
-                    bind(insert, 5, linked.field)
-                    bind(insert, 6, linked.value)
-                } else {
-                    sqlite3_bind_null(insert, 5)
-                    sqlite3_bind_null(insert, 6)
-                }
-                _ = row.body.withUnsafeBytes { hm_sqlite3_bind_blob(insert, 7, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32($0.count)) }
-                sqlite3_bind_int64(insert, 8, row.capturedAt)
-                bind(insert, 9, row.origin)
-                sqlite3_bind_int(insert, 10, Int32(row.attempts))
-                try step(insert)
-                committed.ids.append(sqlite3_last_insert_rowid(db))
-            }
+            try insert(batch.inserts, ids: &committed.ids)
             if batch.inFlight != nil || !batch.removed.isEmpty {
                 finished += batch.removed.map(\.id)
                 if finished.count >= Self.compactAfter || batch.inFlight?.isEmpty == true {
@@ -152,6 +131,52 @@ final class SQLiteSpool: SpoolStore {
         return committed
     }
 
+    /// The most rows one insert statement writes: a statement's run (its start, and the
+    /// AUTOINCREMENT counter read and written back) costs more than the row it inserts.
+    static let insertChunk = 16
+    private static let insertOne = insert(rows: 1)
+    private static let insertMany = insert(rows: insertChunk)
+    private static func insert(rows: Int) -> String {
+        "INSERT INTO requests(fingerprint, endpoint, lane_kind, lane_value, linked_kind, linked_value, body, captured_at, origin, attempts) VALUES "
+            + repeatElement("(?,?,?,?,?,?,?,?,?,?)", count: rows).joined(separator: ",")
+    }
+
+    /// Inserts `rows` in order, `insertChunk` at a time; appends the ids they get to `ids`.
+    private func insert(_ rows: [SpoolRow], ids: inout [Int64]) throws(Failure) {
+        var start = 0
+        while start < rows.count {
+            let count = rows.count - start >= Self.insertChunk ? Self.insertChunk : 1
+            let insert = try statement(count == 1 ? Self.insertOne : Self.insertMany)
+            for (offset, row) in rows[start..<(start + count)].enumerated() {
+                bind(insert, Int32(offset * 10), row)
+            }
+            try step(insert)
+            // The statement's rows got consecutive ids: this transaction holds the write lock.
+            let last = sqlite3_last_insert_rowid(db)
+            ids.append(contentsOf: (last - Int64(count) + 1)...last)
+            start += count
+        }
+    }
+
+    /// Binds `row` to the ten parameters after `base` of an insert.
+    private func bind(_ insert: OpaquePointer, _ base: Int32, _ row: SpoolRow) {
+        bind(insert, base + 1, row.fingerprint)
+        sqlite3_bind_int(insert, base + 2, Int32(row.endpoint.rawValue))
+        bind(insert, base + 3, row.identity.field)
+        bind(insert, base + 4, row.identity.value)
+        if let linked = row.linked {
+            bind(insert, base + 5, linked.field)
+            bind(insert, base + 6, linked.value)
+        } else {
+            sqlite3_bind_null(insert, base + 5)
+            sqlite3_bind_null(insert, base + 6)
+        }
+        _ = row.body.withUnsafeBytes { hm_sqlite3_bind_blob(insert, base + 7, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32($0.count)) }
+        sqlite3_bind_int64(insert, base + 8, row.capturedAt)
+        bind(insert, base + 9, row.origin)
+        sqlite3_bind_int(insert, base + 10, Int32(row.attempts))
+    }
+
     /// One small row rewritten per turn: the rows in flight (nil: as recorded) and the
     /// finished ones not deleted yet.
     private func recordProgress(inFlight: [Int64]?, finished: [Int64]) throws(Failure) {
@@ -167,12 +192,25 @@ final class SQLiteSpool: SpoolStore {
         try step(record)
     }
 
-    /// Deletes the requests of `ids`, in id order (neighbours share pages).
+    /// Deletes the requests of `ids`, in id order (neighbours share pages); each run of
+    /// consecutive ids in one statement, which walks the rows instead of looking each one up.
     private func deleteRows(_ ids: [Int64]) throws(Failure) {
-        let delete = try statement("DELETE FROM requests WHERE id = ?")
-        for id in ids.sorted() {
-            sqlite3_bind_int64(delete, 1, id)
-            try step(delete)
+        let sorted = ids.sorted()
+        var start = 0
+        while start < sorted.count {
+            var end = start
+            while end + 1 < sorted.count, sorted[end + 1] == sorted[end] + 1 { end += 1 }
+            if end == start {
+                let delete = try statement("DELETE FROM requests WHERE id = ?")
+                sqlite3_bind_int64(delete, 1, sorted[start])
+                try step(delete)
+            } else {
+                let delete = try statement("DELETE FROM requests WHERE id BETWEEN ? AND ?")
+                sqlite3_bind_int64(delete, 1, sorted[start])
+                sqlite3_bind_int64(delete, 2, sorted[end])
+                try step(delete)
+            }
+            start = end + 1
         }
     }
 
@@ -239,30 +277,34 @@ final class SQLiteSpool: SpoolStore {
         finished = []
     }
 
-    func load(fingerprint: String, after: Int64, limit: Int) throws(SpoolError) -> [SpoolRow] {
+    func load(fingerprint: String, after: Int64, limit: Int) throws(SpoolError) -> SpoolLoad {
         do {
             let load = try statement(
-                "SELECT id, endpoint, lane_kind, lane_value, linked_kind, linked_value, body, captured_at, origin, attempts FROM requests WHERE fingerprint = ? AND id > ? ORDER BY id LIMIT ?"
+                "SELECT id, fingerprint, endpoint, lane_kind, lane_value, linked_kind, linked_value, body, captured_at, origin, attempts FROM requests WHERE id > ? ORDER BY id LIMIT ?"
             )
-            bind(load, 1, fingerprint)
-            sqlite3_bind_int64(load, 2, after)
-            sqlite3_bind_int64(load, 3, Int64(limit))
+            sqlite3_bind_int64(load, 1, after)
+            sqlite3_bind_int64(load, 2, Int64(limit))
             defer { sqlite3_reset(load) }
-            var rows: [SpoolRow] = []
+            var loaded = SpoolLoad(through: after)
+            let key = Array(fingerprint.utf8)
+            var looked = 0
             while try step(load, reset: false) {
-                guard let endpoint = Endpoint(rawValue: Int(sqlite3_column_int(load, 1))),
-                    let identity = Self.identity(text(load, 2), text(load, 3))
+                looked += 1
+                loaded.through = sqlite3_column_int64(load, 0)
+                guard isText(load, 1, key), let endpoint = Endpoint(rawValue: Int(sqlite3_column_int(load, 2))),
+                    let identity = Self.identity(text(load, 3), text(load, 4))
                 else { continue }
-                let count = Int(sqlite3_column_bytes(load, 6))
-                let body = count == 0 ? [] : Array(UnsafeRawBufferPointer(start: sqlite3_column_blob(load, 6), count: count).bindMemory(to: UInt8.self))
-                rows.append(
+                let count = Int(sqlite3_column_bytes(load, 7))
+                let body = count == 0 ? [] : Array(UnsafeRawBufferPointer(start: sqlite3_column_blob(load, 7), count: count).bindMemory(to: UInt8.self))
+                loaded.rows.append(
                     SpoolRow(
-                        id: sqlite3_column_int64(load, 0), fingerprint: fingerprint, endpoint: endpoint,
-                        identity: identity, linked: Self.identity(text(load, 4), text(load, 5)), body: body,
-                        capturedAt: sqlite3_column_int64(load, 7), origin: text(load, 8) ?? "",
-                        attempts: Int(sqlite3_column_int(load, 9))))
+                        id: loaded.through, fingerprint: fingerprint, endpoint: endpoint,
+                        identity: identity, linked: Self.identity(text(load, 5), text(load, 6)), body: body,
+                        capturedAt: sqlite3_column_int64(load, 8), origin: text(load, 9) ?? "",
+                        attempts: Int(sqlite3_column_int(load, 10))))
             }
-            return rows
+            loaded.more = looked == limit
+            return loaded
         } catch {
             throw error.spoolError
         }
@@ -460,7 +502,6 @@ final class SQLiteSpool: SpoolStore {
                   lane_kind TEXT NOT NULL, lane_value TEXT NOT NULL, linked_kind TEXT, linked_value TEXT,
                   body BLOB NOT NULL, captured_at INTEGER NOT NULL, origin TEXT NOT NULL,
                   attempts INTEGER NOT NULL DEFAULT 0);
-                CREATE INDEX requests_by_key ON requests(fingerprint, id);
                 \(Self.version2Tables)
                 \(Self.version3Tables)
                 CREATE TABLE sends(fingerprint TEXT NOT NULL, endpoint INTEGER NOT NULL, at INTEGER NOT NULL);
@@ -483,6 +524,9 @@ final class SQLiteSpool: SpoolStore {
         // use stays. Schema 1 indexed every row by origin (it counts its own rows with that
         // index) and counted attempts in every started row; 2 added a count per origin and a
         // row of starts per turn, which a new sender still adopts.
+        // Builds before this one indexed the rows by key: every insert and delete paid for
+        // it, and a sender reads them in id order anyway (`load`). Their queries work without.
+        try exec("DROP INDEX IF EXISTS requests_by_key", path: path)
         if version < Int64(Self.schemaVersion) {
             try exec(
                 """
@@ -567,6 +611,18 @@ final class SQLiteSpool: SpoolStore {
     private func bind(_ statement: OpaquePointer, _ index: Int32, _ text: String) {
         var text = text
         _ = text.withUTF8 { hm_sqlite3_bind_text(statement, index, UnsafeRawPointer($0.baseAddress ?? UnsafePointer(bitPattern: 1)!).assumingMemoryBound(to: CChar.self), Int32($0.count)) }
+    }
+
+    /// Whether a text column of the current row holds exactly `bytes` (without making a
+    /// String of it).
+    private func isText(_ statement: OpaquePointer, _ column: Int32, _ bytes: [UInt8]) -> Bool {
+        guard let pointer = sqlite3_column_text(statement, column),
+            Int(sqlite3_column_bytes(statement, column)) == bytes.count
+        else { return false }
+        return bytes.withUnsafeBytes { expected in
+            guard let expected = expected.baseAddress else { return true }
+            return memcmp(pointer, expected, bytes.count) == 0
+        }
     }
 
     private func text(_ statement: OpaquePointer, _ column: Int32) -> String? {

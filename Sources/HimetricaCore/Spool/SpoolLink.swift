@@ -28,6 +28,9 @@ struct SpoolTurn {
     /// Send times (Unix ms) of the predecessor, per endpoint, when the role was taken.
     var seeds: [(endpoint: Endpoint, times: [Int64])] = []
     var loaded: [SpoolRow] = []
+    /// The load stopped at its limit (having passed over another key's rows, say): the next
+    /// turn may load more at once.
+    var loadsMore = false
     var ownWaiting: Int?
     /// The files' size, when measured this turn.
     var bytes: Int64?
@@ -133,9 +136,11 @@ final class SpoolLink {
                 }
             }
             if sender, turn.refill > 0, moreRows || turn.lookForRows || !turn.entries.isEmpty || turn.becameSender {
-                turn.loaded = try store.load(fingerprint: fingerprint, after: cursor, limit: turn.refill)
-                cursor = turn.loaded.last?.id ?? cursor
-                moreRows = turn.loaded.count == turn.refill
+                let load = try store.load(fingerprint: fingerprint, after: cursor, limit: turn.refill)
+                turn.loaded = load.rows
+                cursor = load.through
+                moreRows = load.more
+                turn.loadsMore = load.more
             }
             if turn.countOwn { turn.ownWaiting = try store.count(origin: origin) }
             // Three stat calls: only when rows came in, and now and then for the stats.

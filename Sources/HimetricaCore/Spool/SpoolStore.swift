@@ -41,6 +41,16 @@ struct SpoolBatch {
     var isEmpty: Bool { inserts.isEmpty && inFlight == nil && removed.isEmpty && sends.isEmpty }
 }
 
+/// What a ``SpoolStore/load(fingerprint:after:limit:)`` found.
+struct SpoolLoad {
+    /// The rows of the key, oldest first.
+    var rows: [SpoolRow] = []
+    /// The last id looked at: the next load starts after it.
+    var through: Int64
+    /// Whether it stopped at its limit (more rows may follow).
+    var more = false
+}
+
 /// What a commit assigned.
 struct SpoolCommitted {
     /// The ids of the batch's inserts, in order.
@@ -76,8 +86,9 @@ protocol SpoolStore: AnyObject {
     func adoptProgress() throws(SpoolError)
     /// Deletes the finished rows this sender has not deleted yet (before it gives the role up).
     func compact() throws(SpoolError)
-    /// Up to `limit` rows of `fingerprint` with ids above `after`, oldest first.
-    func load(fingerprint: String, after: Int64, limit: Int) throws(SpoolError) -> [SpoolRow]
+    /// Looks at up to `limit` rows with ids above `after`, oldest first, and returns those of
+    /// `fingerprint` (another key's rows are passed over: they wait for a process holding it).
+    func load(fingerprint: String, after: Int64, limit: Int) throws(SpoolError) -> SpoolLoad
     /// Rows accepted by `origin` still waiting (nil: all rows). Cheap for an origin: a flush
     /// asks it every poll.
     func count(origin: String?) throws(SpoolError) -> Int
