@@ -269,7 +269,7 @@ typedef enum hm_stat {
   HM_STAT_SPOOLED = 12,
 /// With a spool: bytes its files take on disk (at the last commit).
   HM_STAT_SPOOL_BYTES = 13,
-/// With a spool: requests sent again because an earlier sender died (or exited) after starting them: they may have arrived before (at-least-once).
+/// With a spool: requests sent again because an earlier sender died (or exited) after recording them in flight (started, or next to start): they may have arrived before (at-least-once).
   HM_STAT_RESENT = 14,
 /// With a spool: 1 while this process is the spool's sender, else 0.
   HM_STAT_SENDER = 15,
@@ -310,7 +310,7 @@ typedef struct hm_stats {
     uint64_t spooled;
     /** With a spool: bytes its files take on disk (at the last commit). */
     uint64_t spool_bytes;
-    /** With a spool: requests sent again because an earlier sender died (or exited) after starting them: they may have arrived before (at-least-once). */
+    /** With a spool: requests sent again because an earlier sender died (or exited) after recording them in flight (started, or next to start): they may have arrived before (at-least-once). */
     uint64_t resent;
     /** With a spool: 1 while this process is the spool's sender, else 0. */
     uint64_t sender;

@@ -59,7 +59,8 @@ public struct Stats: Sendable, Hashable {
     /// With a spool: bytes its files take on disk (at the last commit).
     public var spoolBytes: UInt64 = 0
     /// With a spool: requests sent again because an earlier sender died (or exited) after
-    /// starting them: they may have arrived before (at-least-once).
+    /// recording them in flight (started, or next to start): they may have arrived before
+    /// (at-least-once).
     public var resent: UInt64 = 0
     /// With a spool: 1 while this process is the spool's sender, else 0.
     public var sender: UInt64 = 0

@@ -157,7 +157,7 @@ export interface Stats {
   spooled: number;
   /** With a spool: bytes its files take on disk (at the last commit). */
   spoolBytes: number;
-  /** With a spool: requests sent again because an earlier sender died (or exited) after starting them: they may have arrived before (at-least-once). */
+  /** With a spool: requests sent again because an earlier sender died (or exited) after recording them in flight (started, or next to start): they may have arrived before (at-least-once). */
   resent: number;
   /** With a spool: 1 while this process is the spool's sender, else 0. */
   sender: number;

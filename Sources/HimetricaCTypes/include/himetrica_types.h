@@ -53,7 +53,7 @@ typedef struct hm_stats {
     uint64_t spooled;
     /** With a spool: bytes its files take on disk (at the last commit). */
     uint64_t spool_bytes;
-    /** With a spool: requests sent again because an earlier sender died (or exited) after starting them: they may have arrived before (at-least-once). */
+    /** With a spool: requests sent again because an earlier sender died (or exited) after recording them in flight (started, or next to start): they may have arrived before (at-least-once). */
     uint64_t resent;
     /** With a spool: 1 while this process is the spool's sender, else 0. */
     uint64_t sender;
