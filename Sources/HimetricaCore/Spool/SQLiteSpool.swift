@@ -171,7 +171,7 @@ final class SQLiteSpool: SpoolStore {
             sqlite3_bind_null(insert, base + 5)
             sqlite3_bind_null(insert, base + 6)
         }
-        _ = row.body.withUnsafeBytes { hm_sqlite3_bind_blob(insert, base + 7, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32($0.count)) }
+        bind(insert, base + 7, bytesOf: row.body)
         sqlite3_bind_int64(insert, base + 8, row.capturedAt)
         bind(insert, base + 9, row.origin)
         sqlite3_bind_int(insert, base + 10, Int32(row.attempts))
@@ -184,32 +184,27 @@ final class SQLiteSpool: SpoolStore {
             "INSERT INTO progress(id, in_flight, finished) VALUES (1, coalesce(?1, x''), ?2) ON CONFLICT(id) DO UPDATE SET in_flight = coalesce(?1, in_flight), finished = ?2"
         )
         if let inFlight {
-            _ = inFlight.withUnsafeBytes { hm_sqlite3_bind_blob(record, 1, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32($0.count)) }
+            bind(record, 1, bytesOf: inFlight)
         } else {
             sqlite3_bind_null(record, 1)
         }
-        _ = finished.withUnsafeBytes { hm_sqlite3_bind_blob(record, 2, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32($0.count)) }
+        bind(record, 2, bytesOf: finished)
         try step(record)
     }
 
     /// Deletes the requests of `ids`, in id order (neighbours share pages); each run of
-    /// consecutive ids in one statement, which walks the rows instead of looking each one up.
+    /// consecutive ids (a single id is a run of one) in one statement, which walks the rows
+    /// instead of looking each one up.
     private func deleteRows(_ ids: [Int64]) throws(Failure) {
         let sorted = ids.sorted()
+        let delete = try statement("DELETE FROM requests WHERE id BETWEEN ? AND ?")
         var start = 0
         while start < sorted.count {
             var end = start
             while end + 1 < sorted.count, sorted[end + 1] == sorted[end] + 1 { end += 1 }
-            if end == start {
-                let delete = try statement("DELETE FROM requests WHERE id = ?")
-                sqlite3_bind_int64(delete, 1, sorted[start])
-                try step(delete)
-            } else {
-                let delete = try statement("DELETE FROM requests WHERE id BETWEEN ? AND ?")
-                sqlite3_bind_int64(delete, 1, sorted[start])
-                sqlite3_bind_int64(delete, 2, sorted[end])
-                try step(delete)
-            }
+            sqlite3_bind_int64(delete, 1, sorted[start])
+            sqlite3_bind_int64(delete, 2, sorted[end])
+            try step(delete)
             start = end + 1
         }
     }
@@ -254,10 +249,14 @@ final class SQLiteSpool: SpoolStore {
 
     func adoptProgress() throws(SpoolError) {
         try inWriteTransaction { () throws(Failure) in
-            let listed = try listedFinished()
+            // The progress row read once: what was in flight, and what finished.
             var started: [Int64] = []
-            let progress = try statement("SELECT in_flight FROM progress WHERE id = 1")
-            if try step(progress, reset: false) { started += ids(progress, 0) }
+            var listed: [Int64] = []
+            let progress = try statement("SELECT in_flight, finished FROM progress WHERE id = 1")
+            if try step(progress, reset: false) {
+                started = ids(progress, 0)
+                listed = ids(progress, 1)
+            }
             sqlite3_reset(progress)
             // A schema-2 sender (a rolling deploy) records each turn's starts as a row.
             let entries = try statement("SELECT rows FROM starts")
@@ -611,6 +610,11 @@ final class SQLiteSpool: SpoolStore {
     private func bind(_ statement: OpaquePointer, _ index: Int32, _ text: String) {
         var text = text
         _ = text.withUTF8 { hm_sqlite3_bind_text(statement, index, UnsafeRawPointer($0.baseAddress ?? UnsafePointer(bitPattern: 1)!).assumingMemoryBound(to: CChar.self), Int32($0.count)) }
+    }
+
+    /// Binds the bytes of `values` as a blob (ids as 64-bit native order; a body as is).
+    private func bind<Value>(_ statement: OpaquePointer, _ index: Int32, bytesOf values: [Value]) {
+        _ = values.withUnsafeBytes { hm_sqlite3_bind_blob(statement, index, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32($0.count)) }
     }
 
     /// Whether a text column of the current row holds exactly `bytes` (without making a
