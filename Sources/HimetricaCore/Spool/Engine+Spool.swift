@@ -107,15 +107,21 @@ extension Engine {
         }
         let stopping = state.phase == .stopping
         if !link.removed.isEmpty { link.schedule.outcomesWaiting(now: now) }
-        let outcomesDue =
-            !link.removed.isEmpty
-            && (committing || stopping || link.inFlight.isEmpty || link.schedule.outcomesDueAt(now: now) <= now)
+        let outcomesDue = (committing && !link.removed.isEmpty) || outcomesDueAt(link, now: now, in: state).map { $0 <= now } == true
         guard mustRecord || outcomesDue || (stopping && link.recorded != link.inFlight) else { return }
         batch.removed = link.removed
         link.removed = []
         link.schedule.outcomesRecorded()
         link.recorded = stopping ? link.inFlight : link.inFlight.union(state.scheduler.upcomingSpoolRows(of: link.unlimited))
         batch.inFlight = Array(link.recorded)
+    }
+
+    /// When the outcomes waiting must be committed (nil: none wait): at once when nothing is in
+    /// flight or the engine stops, else at most a commit interval after the first. Call holding
+    /// the lock.
+    private func outcomesDueAt(_ link: SpoolLink, now: UInt64, in state: State) -> UInt64? {
+        guard !link.removed.isEmpty else { return nil }
+        return link.inFlight.isEmpty || state.phase == .stopping ? now : link.schedule.outcomesDueAt(now: now)
     }
 
     /// Runs the turn's I/O without the lock, then applies it; `started` are the requests about
@@ -171,9 +177,7 @@ extension Engine {
     /// When the spool next needs the flush thread. Call holding the lock.
     func spoolWakeAt(_ link: SpoolLink, now: UInt64, in state: State) -> UInt64? {
         var at: [UInt64] = []
-        if !link.removed.isEmpty {
-            at.append(link.inFlight.isEmpty || state.phase == .stopping ? now : link.schedule.outcomesDueAt(now: now))
-        }
+        if let due = outcomesDueAt(link, now: now, in: state) { at.append(due) }
         if intake.count > 0 { at.append(link.schedule.commitAt(now: now)) }
         if !link.isSender { at.append(link.schedule.senderTryAt(now: now)) }
         if !state.idleWaiters.isEmpty || state.phase == .stopping || link.isSender { at.append(link.schedule.pollAt(now: now)) }

@@ -95,10 +95,11 @@ final class SpoolLink {
         self.open = open
         self.store = store
         maxBytes = Int64(configuration.spoolMaxBytes)
-        windows = [Endpoint.track, .identify].compactMap { endpoint in
-            (configuration.rateLimits[endpoint] ?? nil).map { (endpoint, $0.window.nanoseconds) }
+        let windows = [Endpoint.track, .identify].compactMap { endpoint in
+            (configuration.rateLimits[endpoint] ?? nil).map { (endpoint: endpoint, window: $0.window.nanoseconds) }
         }
-        unlimited = [Endpoint.track, .identify].filter { (configuration.rateLimits[$0] ?? nil) == nil }
+        self.windows = windows
+        unlimited = [Endpoint.track, .identify].filter { endpoint in !windows.contains { $0.endpoint == endpoint } }
         schedule = SpoolSchedule(
             commitInterval: configuration.spoolCommitInterval.nanoseconds,
             window: min(configuration.queueCapacity, 2048))
