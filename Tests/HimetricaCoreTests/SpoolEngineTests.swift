@@ -148,6 +148,37 @@ private func track(_ engine: Engine, _ n: Int) throws {
         engine.shutdown(timeout: 1)
     }
 
+    @Test func aCommitOfThisProcesssOutcomesLowersItsWaitingRowsWithoutACount() throws {
+        let dir = temporaryDirectory()
+        defer { removeTree(dir) }
+        let open = { () throws(SpoolError) -> any SpoolStore in try SQLiteSpool(directory: dir) }
+        let link = SpoolLink(path: dir, fingerprint: "fp_a", configuration: unlimitedConfiguration(), store: try open(), open: open)
+        var inserts = SpoolTurn(batch: SpoolBatch(fingerprint: "fp_a"))
+        inserts.entries = (0..<3).map { n in
+            Intake.Entry(stamp: 0, endpoint: .track, identity: .visitorId("v"), body: [UInt8(n)], linked: nil, queuedAt: 0)
+        }
+        inserts.committed = true
+        link.apply(inserts)
+        #expect(link.ownWaiting == 3)
+        // Two of its own rows and one of another process have their outcomes committed: a flush
+        // waiting for its one row left ends without waiting for the next count.
+        var outcomes = SpoolTurn(batch: SpoolBatch(fingerprint: "fp_a", removed: [(1, link.origin), (2, link.origin), (3, "other")]))
+        outcomes.committed = true
+        link.apply(outcomes)
+        #expect(link.ownWaiting == 1)
+        // Not committed (the spool failed): nothing is known to be gone.
+        var failed = SpoolTurn(batch: SpoolBatch(fingerprint: "fp_a", removed: [(4, link.origin)]))
+        failed.error = SpoolError(message: "disk I/O error")
+        link.apply(failed)
+        #expect(link.ownWaiting == 1)
+        // A count is exact: it wins over the estimate.
+        var counted = SpoolTurn(batch: SpoolBatch(fingerprint: "fp_a", removed: [(5, link.origin)]))
+        counted.committed = true
+        counted.ownWaiting = 0
+        link.apply(counted)
+        #expect(link.ownWaiting == 0)
+    }
+
     @Test func rowsOfAnotherKeyWaitForAProcessHoldingIt() throws {
         let dir = temporaryDirectory()
         defer { removeTree(dir) }

@@ -76,7 +76,8 @@ final class SpoolLink {
     var recorded: Set<Int64> = []
     /// Rows in the scheduler.
     var loaded: Int { loadedOrigins.count }
-    /// This process's rows in the spool: exact after a count, an upper bound between counts.
+    /// This process's rows in the spool: exact after a count, an upper bound between counts
+    /// (lowered by the rows this process committed the outcomes of).
     var ownWaiting = 0
     /// Calls taken from the intake and not yet committed.
     var committing = 0
@@ -159,6 +160,9 @@ final class SpoolLink {
         if turn.committed {
             spooled += UInt64(turn.entries.count)
             ownWaiting += turn.entries.count
+            // This process's rows whose outcomes the commit recorded are gone: a flush waiting
+            // for them ends now, not at the next count.
+            ownWaiting = max(0, ownWaiting - turn.batch.removed.reduce(0) { $1.origin == origin ? $0 + 1 : $0 })
         }
         if turn.becameSender { isSender = true }
         for row in turn.loaded { loadedOrigins[row.id] = row.origin }
