@@ -74,6 +74,7 @@ private func sqlite(_ path: String, _ sql: String) {
         sqlite3_step(statement)
         #expect(sqlite3_column_int(statement, 0) == SQLiteSpool.schemaVersion)
         sqlite3_finalize(statement)
+        #expect(sqliteInteger(dir + "/spool.db", "PRAGMA page_size") == Int64(SQLiteSpool.pageSize))
     }
 
     @Test func rowsComeBackInCommitOrderPerKeyAfterACursor() throws {
@@ -274,6 +275,8 @@ private func sqlite(_ path: String, _ sql: String) {
         let reopened = try SQLiteSpool(directory: dir)
         #expect(try reopened.count(origin: "o2") == 2)
         #expect(try reopened.count(origin: nil) == 3)
+        // A spool made with SQLite's default pages keeps them.
+        #expect(sqliteInteger(dir + "/spool.db", "PRAGMA page_size") == 4096)
     }
 
     @Test func aSchema2SpoolIsMovedToSchema3AndItsStartsAreStillAdopted() throws {
