@@ -57,6 +57,9 @@ private func track(_ engine: Engine, _ n: Int) throws {
         schedule.committed(now: 5 * sec)
         #expect(schedule.commitAt(now: 5 * sec + 3 * ms) == 5 * sec + 10 * ms)
         #expect(schedule.commitAt(now: 6 * sec) == 6 * sec)
+        schedule.committed(now: 6 * sec)
+        schedule.commitNow()
+        #expect(schedule.commitAt(now: 6 * sec + 1 * ms) == 6 * sec + 1 * ms)
     }
 
     @Test func aWriterTriesForTheSenderRoleFourTimesASecond() {
@@ -145,6 +148,20 @@ private func track(_ engine: Engine, _ n: Int) throws {
         // returned.
         #expect(recordedInFlight(dir).isEmpty)
         #expect(try SQLiteSpool(directory: dir).count(origin: nil) == 0)
+        engine.shutdown(timeout: 1)
+    }
+
+    @Test func aFlushDoesNotWaitForTheCommitInterval() throws {
+        let dir = temporaryDirectory()
+        defer { removeTree(dir) }
+        let transport = FakeTransport()
+        let engine = try spoolEngine(dir, transport) { $0.spoolCommitInterval = .seconds(5) }
+        try track(engine, 0)
+        #expect(engine.flush(timeout: 5).completed)
+        // The next call would wait 5 s for its commit; a flush commits it at once.
+        try track(engine, 1)
+        #expect(engine.flush(timeout: 2).completed)
+        #expect(transport.started.count == 2)
         engine.shutdown(timeout: 1)
     }
 

@@ -94,6 +94,7 @@ extension Engine {
                 }
             }
             state.idleWaiters.append((clock.monotonicNanoseconds() &+ timeout.nanoseconds, done))
+            spooling?.schedule.commitNow()
             return wakeThread(requestWake(in: &state, force: true))
         }
         then()

@@ -37,6 +37,10 @@ struct SpoolSchedule {
     /// A commit of waiting calls happened at `now`.
     mutating func committed(now: UInt64) { lastCommit = now }
 
+    /// A flush waits for the calls waiting now: they are committed at once, not at the end of
+    /// the current interval (later calls share commits again).
+    mutating func commitNow() { lastCommit = nil }
+
     /// Outcomes wait to be recorded at `now` (the first one counts).
     mutating func outcomesWaiting(now: UInt64) {
         if outcomesSince == nil { outcomesSince = now }
