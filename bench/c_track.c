@@ -1,11 +1,13 @@
 /* C benchmarks of libhimetrica against a dev server (HIMETRICA_ENDPOINT):
  *   call      hm_track call cost (p50/p99) while the flush thread is busy delivering
  *   threads   calls/s from 1 thread and from 2 threads at once
+ *   flush     how long a flush of one event takes (until it is delivered), the median
+ *   all       call, threads (busy and idle) and flush
  *   deliver   events/s delivered with no limits, and client CPU per delivered event
- *   spool     the call cost and delivery again with a spool, the flush thread's commit rate
- *             and the disk bytes per queued event
+ *   spool     the call cost and the flush with a spool, the flush thread's commit rate and
+ *             the disk bytes per queued event
  *   spool_call  only the call cost with a spool (to alternate with `call` in repeated runs)
- *   spool_deliver  only delivery with a spool (to alternate with `deliver` in repeated runs)
+ *   spool_deliver  delivery with a spool (alternated with `deliver` and wrk in rounds)
  * Prints one "name value unit" line per figure, for bench/run.sh to tabulate. Every loop is
  * bounded in count and time. */
 #include "himetrica.h"
@@ -185,6 +187,30 @@ static void bench_deliver(int count) {
     hm_client_free(client);
 }
 
+/* How long `track` then `flush` of one event takes, until the event is delivered (and, with
+ * a spool, committed and its outcome recorded): the median of `rounds`, in ms. */
+static void bench_flush(int rounds) {
+    hm_client *client = client_for("1000");
+    double ms[64];
+    if (rounds > 64) rounds = 64;
+    for (int r = 0; r < rounds; r++) {
+        double start = now_ns();
+        hm_track(client, "bench_flush", NULL, NULL, "bench-visitor-0", PROPS, NULL, NULL);
+        hm_flush(client, 10000, NULL);
+        ms[r] = (now_ns() - start) / 1e6;
+    }
+    uint64_t delivered = 0;
+    hm_stats_get(client, HM_STAT_DELIVERED, &delivered);
+    if (delivered != (uint64_t)rounds) {
+        fprintf(stderr, "flush: %llu of %d delivered\n", (unsigned long long)delivered, rounds);
+        exit(1);
+    }
+    qsort(ms, rounds, sizeof(double), compare);
+    printf("%sflush_ms %.2f ms\n", prefix, ms[rounds / 2]);
+    hm_shutdown(client, 1000, NULL);
+    hm_client_free(client);
+}
+
 static void sleep_us(long us) {
     struct timespec pause = {us / 1000000, (us % 1000000) * 1000};
     nanosleep(&pause, NULL);
@@ -307,7 +333,8 @@ int main(int argc, char **argv) {
     if (!strcmp(what, "call") || !strcmp(what, "all")) bench_call((int)(100000 * scale) + 10);
     if (!strcmp(what, "threads") || !strcmp(what, "all")) bench_threads((int)(100000 * scale) + 10, 0);
     if (!strcmp(what, "threads_idle") || !strcmp(what, "all")) bench_threads((int)(200000 * scale) + 10, 1);
-    if (!strcmp(what, "deliver") || !strcmp(what, "all")) bench_deliver((int)(20000 * scale) + 10);
+    if (!strcmp(what, "flush") || !strcmp(what, "all")) bench_flush(scale < 1 ? 5 : 51);
+    if (!strcmp(what, "deliver")) bench_deliver((int)(20000 * scale) + 10);
     if (!strcmp(what, "memory")) bench_memory((int)(10000 * scale) + 10);
     if (!strcmp(what, "spool_call")) {
         with_spool = 1;
@@ -323,7 +350,7 @@ int main(int argc, char **argv) {
         with_spool = 1;
         prefix = "spool_";
         bench_call((int)(100000 * scale) + 10);
-        bench_deliver((int)(20000 * scale) + 10);
+        bench_flush(scale < 1 ? 5 : 51);
         bench_commit((int)(100000 * scale) + 10);
     }
     if (!strcmp(what, "latency")) bench_latency(argc > 3 ? argv[3] : "1000/60", argc > 4 ? atof(argv[4]) : 120);
