@@ -45,6 +45,37 @@ private func recordedInFlight(_ dir: String) -> Set<Int64> {
     return Set(stride(from: 0, to: bytes.count - 7, by: 8).map { bytes.loadUnaligned(fromByteOffset: $0, as: Int64.self) })
 }
 
+/// A spool that counts its loads (reads of rows), over a real one.
+private final class LoadCountingStore: SpoolStore {
+    let store: SQLiteSpool
+    private(set) var loads = 0
+    init(_ store: SQLiteSpool) { self.store = store }
+    func commit(_ batch: SpoolBatch) throws(SpoolError) -> SpoolCommitted { try store.commit(batch) }
+    func adoptProgress() throws(SpoolError) { try store.adoptProgress() }
+    func compact() throws(SpoolError) { try store.compact() }
+    func load(fingerprint: String, after: Int64, limit: Int) throws(SpoolError) -> SpoolLoad {
+        loads += 1
+        return try store.load(fingerprint: fingerprint, after: after, limit: limit)
+    }
+    func count(origin: String?) throws(SpoolError) -> Int { try store.count(origin: origin) }
+    func sends(fingerprint: String, endpoint: Endpoint, since: Int64) throws(SpoolError) -> [Int64] {
+        try store.sends(fingerprint: fingerprint, endpoint: endpoint, since: since)
+    }
+    func bytes() -> Int64 { store.bytes() }
+    func takeSenderRole(origin: String, pid: Int32) -> Bool { store.takeSenderRole(origin: origin, pid: pid) }
+    func releaseSenderRole() { store.releaseSenderRole() }
+    func abandonAfterFork() { store.abandonAfterFork() }
+}
+
+/// A turn that commits `bodies` as calls and may load up to `refill` rows.
+private func turn(committing bodies: [UInt8], refill: Int = 100, trySender: Bool = false) -> SpoolTurn {
+    var turn = SpoolTurn(batch: SpoolBatch(fingerprint: "fp_a"))
+    turn.entries = bodies.map { Intake.Entry(stamp: 0, endpoint: .track, identity: .visitorId("v"), body: [$0], linked: nil, queuedAt: 0) }
+    turn.refill = refill
+    turn.trySender = trySender
+    return turn
+}
+
 private func track(_ engine: Engine, _ n: Int) throws {
     try engine.enqueue(
         .track, identity: .visitorId("v\(n % 4)"), body: Array("{\"visitorId\":\"v\(n % 4)\",\"eventName\":\"e\",\"n\":\(n)}".utf8))
@@ -163,6 +194,36 @@ private func track(_ engine: Engine, _ n: Int) throws {
         #expect(engine.flush(timeout: 2).completed)
         #expect(transport.started.count == 2)
         engine.shutdown(timeout: 1)
+    }
+
+    @Test func aSenderTakesTheRowsItJustCommittedWithoutReadingThemBackUnlessOthersCameFirst() throws {
+        let dir = temporaryDirectory()
+        defer { removeTree(dir) }
+        let store = LoadCountingStore(try SQLiteSpool(directory: dir))
+        let link = SpoolLink(path: dir, fingerprint: "fp_a", configuration: unlimitedConfiguration(), store: store) { store }
+        func perform(_ turn: inout SpoolTurn) {
+            link.perform(&turn, nowMonotonic: 1, nowUnix: 1_000)
+            link.apply(turn)
+        }
+        var first = turn(committing: [1], trySender: true)
+        perform(&first)
+        #expect(first.becameSender && first.loaded.map(\.body) == [[1]] && store.loads == 1)
+        // Right after the cursor: taken as committed, ids and all.
+        var own = turn(committing: [2, 3])
+        perform(&own)
+        #expect(own.loaded.map(\.id) == [2, 3] && own.loaded.map(\.body) == [[2], [3]] && store.loads == 1)
+        // Another process committed a row first: everything is read back in id order.
+        _ = try SQLiteSpool(directory: dir).commit(SpoolBatch(fingerprint: "fp_a", inserts: [spoolRow(9, origin: "other")]))
+        var after = turn(committing: [4])
+        perform(&after)
+        #expect(after.loaded.map(\.id) == [4, 5] && after.loaded.map(\.origin) == ["other", link.origin] && store.loads == 2)
+        // More rows than the window has room for: the rest are read back later, in order.
+        var burst = turn(committing: [6, 7, 8], refill: 2)
+        perform(&burst)
+        #expect(burst.loaded.map(\.id) == [6, 7] && burst.loadsMore && store.loads == 2)
+        var rest = turn(committing: [], refill: 5)
+        perform(&rest)
+        #expect(rest.loaded.map(\.id) == [8] && store.loads == 3)
     }
 
     @Test func aCommitOfThisProcesssOutcomesLowersItsWaitingRowsWithoutACount() throws {

@@ -123,7 +123,7 @@ final class SpoolLink {
                     body: entry.body, capturedAt: Self.unixTime(ofMonotonic: entry.queuedAt, now: nowMonotonic, nowUnix: nowUnix),
                     origin: origin)
             }
-            _ = try store.commit(turn.batch)
+            let committed = try store.commit(turn.batch)
             turn.committed = true
             var sender = isSender
             if turn.trySender, store.takeSenderRole(origin: origin, pid: getpid()) {
@@ -137,12 +137,17 @@ final class SpoolLink {
                     turn.seeds.append((endpoint, try store.sends(fingerprint: fingerprint, endpoint: endpoint, since: since)))
                 }
             }
-            if sender, turn.refill > 0, moreRows || turn.lookForRows || !turn.entries.isEmpty || turn.becameSender {
-                let load = try store.load(fingerprint: fingerprint, after: cursor, limit: turn.refill)
-                turn.loaded = load.rows
-                cursor = load.through
-                moreRows = load.more
-                turn.loadsMore = load.more
+            if sender, turn.refill > 0 {
+                var refill = turn.refill
+                let taken = takeOwnRows(turn.batch.inserts, ids: committed.ids, limit: refill, into: &turn)
+                refill -= taken
+                if refill > 0, moreRows || turn.lookForRows || turn.becameSender || (taken == 0 && !turn.entries.isEmpty) {
+                    let load = try store.load(fingerprint: fingerprint, after: cursor, limit: refill)
+                    turn.loaded += load.rows
+                    cursor = load.through
+                    moreRows = load.more
+                }
+                turn.loadsMore = moreRows
             }
             if turn.countOwn { turn.ownWaiting = try store.count(origin: origin) }
             // Three stat calls: only when rows came in, and now and then for the stats.
@@ -152,6 +157,23 @@ final class SpoolLink {
             // This process sends from memory from now on: another one may send the spool's rows.
             store?.releaseSenderRole()
         }
+    }
+
+    /// Takes up to `limit` of the rows this turn committed straight into the window, without
+    /// reading them back, when they come right after the cursor and nothing unread is before
+    /// them (their ids follow the last id looked at, so no other process's row sits among or
+    /// before them). Returns how many it took. Flush thread.
+    private func takeOwnRows(_ rows: [SpoolRow], ids: [Int64], limit: Int, into turn: inout SpoolTurn) -> Int {
+        guard !turn.becameSender, !moreRows, let first = ids.first, first == cursor + 1 else { return 0 }
+        let taken = min(limit, ids.count)
+        for index in 0..<taken {
+            var row = rows[index]
+            row.id = ids[index]
+            turn.loaded.append(row)
+        }
+        cursor = ids[taken - 1]
+        moreRows = taken < ids.count
+        return taken
     }
 
     /// Records the turn's results (engine lock held).
