@@ -67,6 +67,11 @@ private final class LoadCountingStore: SpoolStore {
     func abandonAfterFork() { store.abandonAfterFork() }
 }
 
+/// The engine's side of the spool in `dir`, over `store`, without an engine.
+private func spoolLink(_ dir: String, _ store: any SpoolStore) -> SpoolLink {
+    SpoolLink(path: dir, fingerprint: "fp_a", configuration: unlimitedConfiguration(), store: store) { store }
+}
+
 /// A turn that commits `bodies` as calls and may load up to `refill` rows.
 private func turn(committing bodies: [UInt8], refill: Int = 100, trySender: Bool = false) -> SpoolTurn {
     var turn = SpoolTurn(batch: SpoolBatch(fingerprint: "fp_a"))
@@ -200,7 +205,7 @@ private func track(_ engine: Engine, _ n: Int) throws {
         let dir = temporaryDirectory()
         defer { removeTree(dir) }
         let store = LoadCountingStore(try SQLiteSpool(directory: dir))
-        let link = SpoolLink(path: dir, fingerprint: "fp_a", configuration: unlimitedConfiguration(), store: store) { store }
+        let link = spoolLink(dir, store)
         func perform(_ turn: inout SpoolTurn) {
             link.perform(&turn, nowMonotonic: 1, nowUnix: 1_000)
             link.apply(turn)
@@ -229,8 +234,7 @@ private func track(_ engine: Engine, _ n: Int) throws {
     @Test func aCommitOfThisProcesssOutcomesLowersItsWaitingRowsWithoutACount() throws {
         let dir = temporaryDirectory()
         defer { removeTree(dir) }
-        let open = { () throws(SpoolError) -> any SpoolStore in try SQLiteSpool(directory: dir) }
-        let link = SpoolLink(path: dir, fingerprint: "fp_a", configuration: unlimitedConfiguration(), store: try open(), open: open)
+        let link = spoolLink(dir, try SQLiteSpool(directory: dir))
         var inserts = SpoolTurn(batch: SpoolBatch(fingerprint: "fp_a"))
         inserts.entries = (0..<3).map { n in
             Intake.Entry(stamp: 0, endpoint: .track, identity: .visitorId("v"), body: [UInt8(n)], linked: nil, queuedAt: 0)
