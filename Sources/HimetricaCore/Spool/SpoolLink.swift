@@ -28,7 +28,8 @@ struct SpoolTurn {
     /// Send times (Unix ms) of the predecessor, per endpoint, when the role was taken.
     var seeds: [(endpoint: Endpoint, times: [Int64])] = []
     var loaded: [SpoolRow] = []
-    /// The load stopped at its limit (having passed over another key's rows, say): the next
+    /// Rows are left to read: a load stopped at its limit (having passed over another key's
+    /// rows, say), or the window had no room for all the rows this turn committed. The next
     /// turn may load more at once.
     var loadsMore = false
     var ownWaiting: Int?
